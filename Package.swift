@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "kanban",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kanband", targets: ["kanband"]),
+        .executable(name: "kanbanctl", targets: ["kanbanctl"]),
+        .executable(name: "kanban-bench", targets: ["kanban-bench"]),
+        .library(name: "KanbanProtocol", targets: ["KanbanProtocol"]),
+        .library(name: "KanbanClient", targets: ["KanbanClient"]),
+        .library(name: "KanbanCommands", targets: ["KanbanCommands"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // Wire types, framing and error kinds. Imports nothing of ours.
+        .target(name: "KanbanProtocol"),
+        // posix_spawn with setsid and chdir, pidfd_open: GNU extensions Swift's Glibc module hides.
+        .target(name: "CKanbanSystem"),
+        // The daemon: store, board kernel, dispatcher, socket server. Never imports the client.
+        .target(
+            name: "KanbanDaemon",
+            dependencies: [
+                "KanbanProtocol",
+                "CKanbanSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // Blocking client: one connection, typed calls. Used by kanbanctl and the adapters.
+        .target(name: "KanbanClient", dependencies: ["KanbanProtocol"]),
+        // kanbanctl's command tree and output, shared with the chat gateway.
+        .target(
+            name: "KanbanCommands",
+            dependencies: [
+                "KanbanClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "kanband",
+            dependencies: ["KanbanDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "kanbanctl", dependencies: ["KanbanCommands"]),
+        .executableTarget(name: "kanban-bench", dependencies: ["KanbanClient", "KanbanProtocol"]),
+        .testTarget(
+            name: "KanbanTests",
+            dependencies: ["KanbanProtocol", "KanbanDaemon", "KanbanClient", "KanbanCommands"]
+        ),
+    ]
+)

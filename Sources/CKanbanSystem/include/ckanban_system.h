@@ -1,0 +1,15 @@
+#ifndef CKANBAN_SYSTEM_H
+#define CKANBAN_SYSTEM_H
+
+#include <sys/types.h>
+
+/// Starts `argv[0]` (searched on the PATH of `envp`) in a new session (setsid, so its own
+/// process group), with cwd `cwd`, stdin from /dev/null and stdout+stderr on `output_fd`.
+/// Returns 0 and stores the pid, or an errno value (ENOENT for a missing executable, etc.).
+int ckanban_spawn(char *const argv[], char *const envp[], const char *cwd, int output_fd, pid_t *pid_out);
+
+/// pidfd_open(2): a descriptor that becomes readable when `pid` exits, for processes that are not
+/// our children (workers re-adopted after a restart). -1 with errno on failure.
+int ckanban_pidfd_open(pid_t pid);
+
+#endif

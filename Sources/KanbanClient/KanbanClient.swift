@@ -1,0 +1,100 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KanbanProtocol
+
+/// Typed calls over one connection. Each call sends a request and blocks for its response;
+/// notifications that arrive meanwhile (event pushes) are queued for `nextPush()`.
+public final class KanbanClient {
+    public let connection: SocketConnection
+    private var nextID: Int64 = 1
+    private var pushes: [[UInt8]] = []
+    private let encoder = WireJSON.encoder()
+    private let decoder = WireJSON.decoder()
+
+    public init(socket: String) throws(ClientError) {
+        connection = try SocketConnection(path: socket)
+    }
+
+    /// Connects to the socket that `Locations` resolves from flags and environment.
+    public convenience init(locations: Locations) throws(ClientError) {
+        try self.init(socket: locations.socket)
+    }
+
+    /// Calls `method` with `params` and decodes the result as `R`.
+    public func call<P: Encodable, R: Decodable>(_ method: Method, _ params: P, as: R.Type = R.self) throws(ClientError) -> R {
+        try call(method.rawValue, params)
+    }
+
+    public func call<P: Encodable, R: Decodable>(_ method: String, _ params: P) throws(ClientError) -> R {
+        let id = nextID
+        nextID += 1
+        let body: [UInt8]
+        do {
+            body = Array(try encoder.encode(RPCRequest(id: .int(id), method: method, params: params)))
+        } catch {
+            throw .transport("cannot encode request: \(error)")
+        }
+        try connection.send(body)
+        while true {
+            guard let frame = try connection.receive() else {
+                throw .transport("kanband closed the connection")
+            }
+            let head: ResponseHead
+            do {
+                head = try decoder.decode(ResponseHead.self, from: Data(frame))
+            } catch {
+                throw .transport("unreadable reply: \(error)")
+            }
+            if head.id == nil && head.method != nil {
+                pushes.append(frame)
+                continue
+            }
+            if let error = head.error { throw .server(error.kanbanError) }
+            guard head.id == .int(id) else { continue }
+            do {
+                return try decoder.decode(ResultEnvelope<R>.self, from: Data(frame)).result
+            } catch {
+                throw .transport("unexpected result shape for \(method): \(error)")
+            }
+        }
+    }
+
+    /// The next server push (a notification frame), blocking until one arrives; nil on close.
+    public func nextPush() throws(ClientError) -> (method: String, frame: [UInt8])? {
+        while true {
+            let frame: [UInt8]
+            if !pushes.isEmpty {
+                frame = pushes.removeFirst()
+            } else {
+                guard let received = try connection.receive() else { return nil }
+                frame = received
+            }
+            guard let head = try? decoder.decode(ResponseHead.self, from: Data(frame)), let method = head.method else {
+                continue
+            }
+            return (method, frame)
+        }
+    }
+
+    /// Decodes a push frame's params.
+    public func decodePush<P: Codable>(_ frame: [UInt8], as: P.Type) throws(ClientError) -> P {
+        do {
+            return try decoder.decode(RPCNotification<P>.self, from: Data(frame)).params
+        } catch {
+            throw .transport("unreadable push: \(error)")
+        }
+    }
+
+    private struct ResponseHead: Decodable {
+        var id: JSONValue?
+        var method: String?
+        var error: RPCErrorObject?
+    }
+
+    private struct ResultEnvelope<R: Decodable>: Decodable {
+        var result: R
+    }
+}

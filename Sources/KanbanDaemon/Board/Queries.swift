@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import KanbanProtocol
+
+/// Read-only questions about the board. They run on reader connections, concurrently with writes.
+struct Queries: Sendable {
+    let clock: any BoardClock
+
+    func list(_ db: Database, _ p: ListParams) throws -> [TaskInfo] {
+        var clauses: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
+        if let status = p.status {
+            let parsed = try TaskStatus.parse(status)
+            clauses.append("status = ?")
+            arguments.append(parsed.rawValue)
+        } else if p.archived != true {
+            clauses.append("status != 'archived'")
+        }
+        if let assignee = p.assignee {
+            clauses.append("assignee = ?")
+            arguments.append(assignee)
+        }
+        if let tenant = p.tenant {
+            clauses.append("tenant = ?")
+            arguments.append(tenant)
+        }
+        var sql = "SELECT \(Rows.taskColumns) FROM tasks"
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        sql += " ORDER BY priority DESC, created_at ASC, rowid ASC"
+        if let limit = p.limit {
+            guard limit >= 0 else { throw KanbanError.invalidArgument("limit must not be negative") }
+            sql += " LIMIT \(limit)"
+        }
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(Rows.task)
+    }
+
+    func parents(_ db: Database, _ id: String) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT parent_id FROM links WHERE child_id = ? ORDER BY parent_id", arguments: [id])
+    }
+
+    func children(_ db: Database, _ id: String) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT child_id FROM links WHERE parent_id = ? ORDER BY child_id", arguments: [id])
+    }
+
+    func comments(_ db: Database, _ id: String) throws -> [CommentInfo] {
+        try Row.fetchAll(
+            db, sql: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id", arguments: [id]
+        ).map(Rows.comment)
+    }
+
+    func runs(_ db: Database, _ id: String) throws -> [RunInfo] {
+        _ = try Rows.requireTask(db, id)
+        return try Row.fetchAll(
+            db, sql: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id", arguments: [id]
+        ).map(Rows.run)
+    }
+
+    func detail(_ db: Database, _ p: GetParams) throws -> TaskDetail {
+        let task = try Rows.requireTask(db, p.id)
+        let limit = max(0, p.events ?? 20)
+        let events = try Row.fetchAll(
+            db,
+            sql: "SELECT \(Rows.eventColumns) FROM events WHERE task_id = ? ORDER BY id DESC LIMIT ?",
+            arguments: [task.id, limit]
+        ).map(Rows.event).reversed()
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE task_id = ?", arguments: [task.id]) ?? 0
+        return TaskDetail(
+            task: task, parents: try parents(db, task.id), children: try children(db, task.id),
+            comments: try comments(db, task.id), events: Array(events), eventCount: count,
+            runs: try runs(db, task.id), age: age(task))
+    }
+
+    func age(_ task: TaskInfo) -> TaskAge {
+        let now = clock.nowMillis().seconds
+        return TaskAge(
+            createdAgeSeconds: now - task.createdAt,
+            startedAgeSeconds: task.startedAt.map { now - $0 },
+            timeToCompleteSeconds: task.completedAt.map { $0 - (task.startedAt ?? task.createdAt) })
+    }
+
+    func events(_ db: Database, _ p: EventsListParams) throws -> EventsListResult {
+        let since = p.since ?? 0
+        let limit = min(max(p.limit ?? 500, 1), 10_000)
+        let rows: [Row]
+        if let task = p.task {
+            rows = try Row.fetchAll(
+                db,
+                sql: "SELECT \(Rows.eventColumns) FROM events WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?",
+                arguments: [task, since, limit])
+        } else {
+            rows = try Row.fetchAll(
+                db, sql: "SELECT \(Rows.eventColumns) FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                arguments: [since, limit])
+        }
+        let events = rows.map(Rows.event)
+        return EventsListResult(events: events, cursor: events.last?.id ?? since)
+    }
+
+    func latestEventID(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0
+    }
+
+    /// The brief a worker reads first: its task, its parents' results and the comment thread.
+    func context(_ db: Database, _ id: String) throws -> ContextResult {
+        let task = try Rows.requireTask(db, id)
+        var lines: [String] = ["# Kanban task \(task.id): \(task.title)", ""]
+        lines.append("Assignee:  \(task.assignee ?? "(unassigned)")")
+        lines.append("Status:    \(task.status.rawValue)")
+        if let tenant = task.tenant { lines.append("Tenant:    \(tenant)") }
+        lines.append("Workspace: \(task.workspaceKind) @ \(task.workspacePath ?? "(unresolved)")")
+        if let reason = task.blockReason { lines.append("Blocked:   \(reason)") }
+        lines.append("")
+        lines.append("## Body")
+        lines.append(task.body?.isEmpty == false ? task.body! : "(no body)")
+        let parentRows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT p.id, p.title, p.status, p.result FROM links JOIN tasks p ON p.id = links.parent_id
+                WHERE links.child_id = ? ORDER BY p.completed_at, p.id
+                """, arguments: [task.id])
+        if !parentRows.isEmpty {
+            lines.append("")
+            lines.append("## Parent task results")
+            for row in parentRows {
+                let pid: String = row[0]
+                let title: String = row[1]
+                let status: String = row[2]
+                let result: String? = row[3]
+                lines.append("### \(pid): \(title) (\(status))")
+                lines.append(result?.isEmpty == false ? result! : "(no result recorded)")
+            }
+        }
+        let thread = try comments(db, task.id)
+        if !thread.isEmpty {
+            lines.append("")
+            lines.append("## Comment thread")
+            for comment in thread {
+                lines.append("**\(comment.author)** (\(Queries.timestamp(comment.createdAt))):")
+                lines.append(comment.body)
+                lines.append("")
+            }
+        }
+        return ContextResult(id: task.id, text: lines.joined(separator: "\n"))
+    }
+
+    static func timestamp(_ seconds: Double) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d UTC", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min))
+    }
+
+    func stats(_ db: Database) throws -> StatsResult {
+        let now = clock.nowMillis()
+        var byStatus: [String: Int] = [:]
+        var byAssignee: [String: [String: Int]] = [:]
+        var total = 0
+        for row in try Row.fetchAll(
+            db, sql: "SELECT assignee, status, count(*) FROM tasks WHERE status != 'archived' GROUP BY assignee, status")
+        {
+            let assignee: String? = row[0]
+            let status: String = row[1]
+            let count: Int = row[2]
+            byStatus[status, default: 0] += count
+            total += count
+            if let assignee { byAssignee[assignee, default: [:]][status] = count }
+        }
+        let oldestReady = try Int64.fetchOne(
+            db, sql: "SELECT min(coalesce(ready_at, created_at)) FROM tasks WHERE status = 'ready'")
+        let completed = try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM tasks WHERE completed_at >= ? AND status IN ('done', 'archived')",
+            arguments: [now - 3_600_000]) ?? 0
+        let failing = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(failures), 0) FROM tasks WHERE failures > 0")
+        return StatsResult(
+            byStatus: byStatus, byAssignee: byAssignee,
+            oldestReadyAgeSeconds: oldestReady.map { (now - $0).seconds },
+            running: byStatus[TaskStatus.running.rawValue] ?? 0, completedLastHour: completed,
+            failingTasks: failing?[0] ?? 0, totalFailures: failing?[1] ?? 0, total: total, now: now.seconds)
+    }
+}

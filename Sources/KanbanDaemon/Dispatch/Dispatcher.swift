@@ -1,0 +1,530 @@
+import Foundation
+import GRDB
+import KanbanProtocol
+import Logging
+
+/// Settings given on kanband's command line; they win over the file.
+public struct DispatcherOverrides: Sendable {
+    public var interval: Double?
+    public var maxConcurrent: Int?
+    public var failureLimit: Int?
+    public init(interval: Double? = nil, maxConcurrent: Int? = nil, failureLimit: Int? = nil) {
+        self.interval = interval
+        self.maxConcurrent = maxConcurrent
+        self.failureLimit = failureLimit
+    }
+}
+
+/// The dispatcher: starts workers for ready, assigned tasks within the caps, watches them, and
+/// puts their tasks back (or blocks them) when they die, time out or go silent.
+///
+/// It is an actor: every decision about live workers is made on one serial executor, while the
+/// workers themselves are watched by one waiting thread each (exact exit status, no polling).
+/// Dispatch is event-driven: a commit that makes a task ready wakes it at once; the periodic
+/// tick only reclaims expired claims and retries what the caps held back.
+actor Dispatcher: CommitObserver {
+    enum StopReason: Sendable {
+        case claimExpired
+        case timedOut(limit: Double)
+        /// Its run was ended by somebody else (completed, blocked or archived by a human).
+        case runEnded
+    }
+
+    struct LiveWorker {
+        var runID: Int64
+        var taskID: String
+        var assignee: String
+        var pid: Int32
+        var startTime: Int64?
+        var startedAt: Int64
+        var maxRuntime: Double?
+        var adopted: Bool
+        var spawnRecorded: Bool
+        var pendingExit: (Int32?, Int32?)?
+        var stopReason: StopReason?
+        var killAt: Int64?
+    }
+
+    let board: Board
+    nonisolated let logs: WorkerLogs
+    let spawner: Spawner
+    let locations: Locations
+    let configPath: String
+    let overrides: DispatcherOverrides
+    let logger: Logger
+    let clock: any BoardClock
+    private(set) var config: DispatcherConfig
+    private var configError: String?
+    private var workers: [Int64: LiveWorker] = [:]
+    /// Process groups of finished workers still to be cleaned up, with the time to SIGKILL.
+    private var lingeringGroups: [Int32: Int64] = [:]
+    private var lastTickAt: Int64?
+    private var lastTickMillis: Double?
+    private var ticks = 0
+    private var passRunning = false
+    private var wakeRequested = false
+    private var loops: [Task<Void, Never>] = []
+    private var lastGC: Int64 = 0
+    /// Tasks whose last attempt failed wait for the next periodic tick before another attempt, so a
+    /// failing spawn cannot spin through the breaker in a burst of retries.
+    private var retryNotBefore: [String: Int64] = [:]
+
+    init(
+        board: Board, locations: Locations, configPath: String, config: DispatcherConfig,
+        overrides: DispatcherOverrides, logger: Logger
+    ) {
+        self.board = board
+        self.locations = locations
+        self.logs = WorkerLogs(directory: locations.logsDirectory)
+        self.spawner = Spawner(locations: locations, logs: WorkerLogs(directory: locations.logsDirectory))
+        self.configPath = configPath
+        self.overrides = overrides
+        self.logger = logger
+        self.clock = board.clock
+        self.config = Dispatcher.applying(overrides, to: config)
+        board.claimTTLSeconds = self.config.claimTTL
+    }
+
+    static func applying(_ overrides: DispatcherOverrides, to config: DispatcherConfig) -> DispatcherConfig {
+        var config = config
+        if let value = overrides.interval { config.interval = value }
+        if let value = overrides.maxConcurrent { config.maxConcurrent = value }
+        if let value = overrides.failureLimit { config.failureLimit = value }
+        return config
+    }
+
+    // MARK: life cycle
+
+    /// Recovers runs left by a previous daemon, then starts the tick and housekeeping loops.
+    func start() async {
+        await recover()
+        board.setObserver(self)
+        lastGC = clock.nowMillis()
+        loops.append(Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let interval = await self.config.interval
+                try? await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
+                if Task.isCancelled { return }
+                await self.tick()
+            }
+        })
+        loops.append(Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 100_000_000)
+                guard let self, !Task.isCancelled else { return }
+                await self.housekeeping()
+            }
+        })
+        await tick()
+    }
+
+    /// Stops the loops. Workers keep running: they are in their own sessions, and the next kanband
+    /// re-adopts them.
+    func stop() {
+        board.setObserver(nil)
+        for loop in loops { loop.cancel() }
+        loops.removeAll()
+    }
+
+    nonisolated func didCommit(wake: Bool, terminateRuns: [Int64]) {
+        Task { await self.handleCommit(wake: wake, terminateRuns: terminateRuns) }
+    }
+
+    private func handleCommit(wake: Bool, terminateRuns: [Int64]) async {
+        for run in terminateRuns {
+            if var worker = workers[run], worker.stopReason == nil {
+                worker.stopReason = .runEnded
+                workers[run] = worker
+                signal(worker, SIGTERM)
+            }
+        }
+        if wake { await tick() }
+    }
+
+    // MARK: passes
+
+    /// One periodic or event-driven pass; concurrent requests coalesce into one more pass.
+    func tick() async {
+        if passRunning {
+            wakeRequested = true
+            return
+        }
+        passRunning = true
+        defer { passRunning = false }
+        repeat {
+            wakeRequested = false
+            do {
+                _ = try await pass(dryRun: false, max: nil)
+            } catch {
+                logger.error("dispatch pass failed: \(error)")
+            }
+        } while wakeRequested
+        await dailyGC()
+    }
+
+    /// `kanbanctl dispatch`: one pass now. A dry run reads only and reports what a pass would do.
+    func runPass(dryRun: Bool, max: Int?) async throws -> DispatchReport {
+        if dryRun { return try await pass(dryRun: true, max: max) }
+        while passRunning { try await Task.sleep(nanoseconds: 1_000_000) }
+        passRunning = true
+        defer { passRunning = false }
+        return try await pass(dryRun: false, max: max)
+    }
+
+    private func pass(dryRun: Bool, max: Int?) async throws -> DispatchReport {
+        let started = DispatchTime.now()
+        var report = DispatchReport(dryRun: dryRun)
+        let now = clock.nowMillis()
+        let kernel = board.kernel
+        let limit = config.failureLimit
+
+        // 1. Expired claims. A live worker is stopped first; its task is reclaimed when it is gone.
+        let expired = try await board.read { db in try kernel.expiredClaims(db, now: now) }
+        for (taskID, run) in expired {
+            if let run, let worker = workers[run] {
+                if !dryRun && worker.stopReason == nil { stop(run, reason: .claimExpired) }
+                report.reclaimed.append(taskID)
+            } else if let run {
+                report.reclaimed.append(taskID)
+                if !dryRun {
+                    try await board.write { db, fx in
+                        try kernel.finishRun(
+                            db, &fx, run: run,
+                            ending: RunEnding(
+                                outcome: EventKind.reclaimed, error: "claim expired without a heartbeat",
+                                countsAsFailure: false),
+                            failureLimit: limit)
+                    }
+                }
+            }
+        }
+
+        // 2. Start what the caps allow, highest priority first.
+        var running = workers.count
+        var perAssignee: [String: Int] = [:]
+        for worker in workers.values { perAssignee[worker.assignee, default: 0] += 1 }
+        let candidates = try await board.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, assignee FROM tasks WHERE status = 'ready' AND assignee IS NOT NULL
+                    ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
+                    """
+            ).map { (id: $0[0] as String, assignee: $0[1] as String) }
+        }
+        report.skippedUnassigned = try await board.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT id FROM tasks WHERE status = 'ready' AND assignee IS NULL ORDER BY priority DESC, created_at LIMIT 100")
+        }
+        var started_ = 0
+        retryNotBefore = retryNotBefore.filter { $0.value > now }
+        for candidate in candidates {
+            if let max, started_ >= max { break }
+            if !dryRun, retryNotBefore[candidate.id] != nil { continue }
+            let spec = config.worker(for: candidate.assignee)
+            let assigneeCap = spec?.maxConcurrent
+            if running >= config.maxConcurrent
+                || (assigneeCap.map { perAssignee[candidate.assignee, default: 0] >= $0 } ?? false)
+            {
+                report.skippedCapacity.append(candidate.id)
+                continue
+            }
+            if dryRun {
+                report.spawned.append(
+                    .init(taskID: candidate.id, assignee: candidate.assignee, workspace: nil, runID: nil, pid: nil))
+                started_ += 1
+                running += 1
+                perAssignee[candidate.assignee, default: 0] += 1
+                continue
+            }
+            switch try await startWorker(taskID: candidate.id, assignee: candidate.assignee, spec: spec) {
+            case .started(let spawn):
+                report.spawned.append(spawn)
+                started_ += 1
+                running += 1
+                perAssignee[candidate.assignee, default: 0] += 1
+            case .failed(let gaveUp):
+                retryNotBefore[candidate.id] = now + Int64(config.interval * 1000)
+                report.spawnFailed.append(candidate.id)
+                if gaveUp { report.gaveUp.append(candidate.id) }
+            case .lostRace:
+                continue
+            }
+        }
+        if !dryRun {
+            ticks += 1
+            lastTickAt = clock.nowMillis()
+            lastTickMillis = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
+        }
+        return report
+    }
+
+    private enum StartOutcome {
+        case started(DispatchReport.Spawn)
+        case failed(gaveUp: Bool)
+        case lostRace
+    }
+
+    private func startWorker(taskID: String, assignee: String, spec: WorkerSpec?) async throws -> StartOutcome {
+        let kernel = board.kernel
+        let ttl = config.claimTTL
+        let claim: ClaimResult
+        do {
+            claim = try await board.write { db, fx in
+                try kernel.claim(
+                    db, &fx, id: taskID, ttlSeconds: ttl, claimer: Kernel.dispatcherClaimer,
+                    actor: Kernel.dispatcherClaimer)
+            }
+        } catch let error as KanbanError where error.kind == .conflict || error.kind == .notFound {
+            return .lostRace
+        }
+        let run = claim.runID
+        let config = config
+        do {
+            guard let spec else {
+                throw SpawnFailure(
+                    "no worker configured for assignee '\(assignee)': add [workers.\(assignee)] or [workers.\"*\"] "
+                        + "to \(configPath)")
+            }
+            let workspace = try spawner.resolveWorkspace(claim.task, config: config)
+            let started = try spawner.start(task: claim.task, run: run, spec: spec, workspace: workspace, config: config)
+            workers[run] = LiveWorker(
+                runID: run, taskID: taskID, assignee: assignee, pid: started.pid, startTime: started.startTime,
+                startedAt: clock.nowMillis(), maxRuntime: spec.maxRuntime, adopted: false, spawnRecorded: false)
+            ChildWatcher.watch(pid: started.pid) { [weak self] code, signal in
+                Task { await self?.workerExited(run: run, exitCode: code, signal: signal) }
+            }
+            try await board.write { db, fx in
+                try kernel.recordSpawn(
+                    db, &fx, run: run, taskID: taskID, pid: started.pid, startTime: started.startTime,
+                    workspace: started.workspace)
+            }
+            workers[run]?.spawnRecorded = true
+            if let pending = workers[run]?.pendingExit {
+                await workerExited(run: run, exitCode: pending.0, signal: pending.1)
+            }
+            logger.info("started worker for \(taskID) (run \(run), pid \(started.pid))")
+            return .started(
+                .init(taskID: taskID, assignee: assignee, workspace: started.workspace, runID: run, pid: started.pid))
+        } catch {
+            let message = (error as? SpawnFailure)?.description ?? "\(error)"
+            logger.warning("cannot start worker for \(taskID): \(message)")
+            let limit = config.failureLimit
+            let gaveUp = try await board.write { db, fx in
+                try kernel.finishRun(
+                    db, &fx, run: run,
+                    ending: RunEnding(outcome: EventKind.spawnFailed, error: message, countsAsFailure: true),
+                    failureLimit: limit)
+                return try Rows.requireTask(db, taskID).status == .blocked
+            }
+            return .failed(gaveUp: gaveUp)
+        }
+    }
+
+    // MARK: worker exits
+
+    func workerExited(run: Int64, exitCode: Int32?, signal: Int32?) async {
+        guard var worker = workers[run] else { return }
+        if !worker.spawnRecorded {
+            worker.pendingExit = (exitCode, signal)
+            workers[run] = worker
+            return
+        }
+        workers[run] = nil
+        // Whatever the worker left behind in its process group goes too.
+        if kill(-worker.pid, 0) == 0 {
+            kill(-worker.pid, SIGTERM)
+            lingeringGroups[worker.pid] = clock.nowMillis() + Int64(config.killGrace * 1000)
+        }
+        let ending: RunEnding
+        switch worker.stopReason {
+        case .claimExpired:
+            ending = RunEnding(
+                outcome: EventKind.reclaimed, exitCode: exitCode, signal: signal,
+                error: "claim expired without a heartbeat; worker stopped", countsAsFailure: false)
+        case .timedOut(let limit):
+            let elapsed = Double(clock.nowMillis() - worker.startedAt) / 1000
+            ending = RunEnding(
+                outcome: EventKind.timedOut, exitCode: exitCode, signal: signal,
+                error: "worker exceeded max_runtime of \(limit)s", logTail: logs.tail(taskID: worker.taskID),
+                countsAsFailure: true,
+                extra: ["limit_seconds": .double(limit), "elapsed_seconds": .double(elapsed)])
+        case .runEnded, .none:
+            let exitedClean = exitCode == 0 && signal == nil
+            ending = RunEnding(
+                outcome: exitedClean ? EventKind.exitedWithoutResult : EventKind.crashed, exitCode: exitCode,
+                signal: signal,
+                error: worker.adopted && exitCode == nil && signal == nil
+                    ? "re-adopted worker exited; its exit status is unknown" : nil,
+                logTail: logs.tail(taskID: worker.taskID), countsAsFailure: true)
+        }
+        if ending.countsAsFailure {
+            retryNotBefore[worker.taskID] = clock.nowMillis() + Int64(config.interval * 1000)
+        }
+        let kernel = board.kernel
+        let limit = config.failureLimit
+        do {
+            try await board.write { db, fx in try kernel.finishRun(db, &fx, run: run, ending: ending, failureLimit: limit) }
+        } catch {
+            logger.error("cannot record the end of run \(run): \(error)")
+        }
+        await tick()
+    }
+
+    // MARK: stopping workers
+
+    private func stop(_ run: Int64, reason: StopReason) {
+        guard var worker = workers[run] else { return }
+        worker.stopReason = reason
+        worker.killAt = clock.nowMillis() + Int64(config.killGrace * 1000)
+        workers[run] = worker
+        logger.info("stopping worker of \(worker.taskID) (run \(run), pid \(worker.pid)): \(reason)")
+        signal(worker, SIGTERM)
+    }
+
+    private func signal(_ worker: LiveWorker, _ number: Int32) {
+        // The worker leads its own process group (setsid): signal the whole group.
+        if kill(-worker.pid, number) != 0 { kill(worker.pid, number) }
+    }
+
+    /// Every 100 ms: runtime limits, SIGKILL escalation, log bounds, adopted workers' liveness.
+    private func housekeeping() async {
+        let now = clock.nowMillis()
+        for (run, worker) in workers {
+            if let killAt = worker.killAt, now >= killAt {
+                signal(worker, SIGKILL)
+                workers[run]?.killAt = nil
+            }
+            if worker.stopReason == nil, let limit = worker.maxRuntime,
+                Double(now - worker.startedAt) / 1000 >= limit
+            {
+                stop(run, reason: .timedOut(limit: limit))
+            }
+            logs.rotateIfNeeded(path: logs.path(for: worker.taskID), maxBytes: config.logMaxBytes)
+            if worker.adopted && !ProcFS.isAlive(worker.pid, startTime: worker.startTime) {
+                await workerExited(run: run, exitCode: nil, signal: nil)
+            }
+        }
+        for (group, killAt) in lingeringGroups {
+            if kill(-group, 0) != 0 {
+                lingeringGroups[group] = nil
+            } else if now >= killAt {
+                kill(-group, SIGKILL)
+                lingeringGroups[group] = nil
+            }
+        }
+    }
+
+    // MARK: recovery
+
+    /// After a restart: re-adopt workers that are still alive (same pid and start time), and
+    /// treat the ones that died meanwhile as crashed.
+    private func recover() async {
+        let kernel = board.kernel
+        let limit = config.failureLimit
+        do {
+            try await board.write { db, fx in
+                try kernel.closeOrphanRuns(db)
+                _ = try kernel.promoteAllReady(db, &fx)
+            }
+            let live = try await board.read { db in try kernel.liveRuns(db) }
+            for run in live {
+                var pid = run.pid
+                var startTime = run.pidStartTime
+                if pid == nil && run.claimer == Kernel.dispatcherClaimer {
+                    // kanband died between starting the worker and recording its pid.
+                    pid = ProcFS.findWorker(runID: run.id)
+                    startTime = pid.flatMap { ProcFS.stat($0)?.startTime }
+                    if pid == nil {
+                        try await board.write { db, fx in
+                            try kernel.finishRun(
+                                db, &fx, run: run.id,
+                                ending: RunEnding(
+                                    outcome: EventKind.reclaimed, error: "kanband stopped while starting this worker",
+                                    countsAsFailure: false), failureLimit: limit)
+                        }
+                        continue
+                    }
+                }
+                guard let pid else { continue }  // an external claim: its TTL governs it
+                if ProcFS.isAlive(pid, startTime: startTime) {
+                    let task = try await board.task(run.taskID)
+                    workers[run.id] = LiveWorker(
+                        runID: run.id, taskID: run.taskID, assignee: task.assignee ?? "", pid: pid, startTime: startTime,
+                        startedAt: run.startedAt, maxRuntime: config.worker(for: task.assignee ?? "")?.maxRuntime,
+                        adopted: true, spawnRecorded: true)
+                    try await board.write { db, fx in
+                        try kernel.appendEvent(
+                            db, &fx, task: run.taskID, kind: EventKind.adopted, payload: ["pid": .int(Int64(pid))],
+                            run: run.id, actor: Kernel.dispatcherClaimer)
+                    }
+                    logger.info("re-adopted worker of \(run.taskID) (run \(run.id), pid \(pid))")
+                } else {
+                    try await board.write { db, fx in
+                        try kernel.finishRun(
+                            db, &fx, run: run.id,
+                            ending: RunEnding(
+                                outcome: EventKind.crashed, error: "worker died while kanband was not running",
+                                countsAsFailure: true), failureLimit: limit)
+                    }
+                }
+            }
+        } catch {
+            logger.error("recovery failed: \(error)")
+        }
+    }
+
+    // MARK: configuration and status
+
+    func reload() throws -> ReloadResult {
+        do {
+            let fresh = try DispatcherConfig.load(path: configPath)
+            config = Dispatcher.applying(overrides, to: fresh)
+            board.claimTTLSeconds = config.claimTTL
+            configError = nil
+            logger.info("reloaded \(configPath)")
+            let names = config.workers.keys.sorted()
+            Task { await self.tick() }
+            return ReloadResult(ok: true, path: configPath, workers: names)
+        } catch {
+            configError = error.description
+            logger.error("reload refused, keeping the previous configuration: \(error.description)")
+            throw KanbanError(.invalidArgument, "config not reloaded (the previous one stays in force): \(error.description)")
+        }
+    }
+
+    func health() async -> DispatcherHealth {
+        let failing = (try? await board.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks WHERE failures > 0") ?? 0 }) ?? 0
+        return DispatcherHealth(
+            enabled: true, lastTickAt: lastTickAt?.seconds, lastTickSeconds: lastTickMillis.map { $0 / 1000 },
+            ticks: ticks, running: workers.count, maxConcurrent: config.maxConcurrent,
+            perAssignee: config.workers.compactMapValues(\.maxConcurrent), failureLimit: config.failureLimit,
+            intervalSeconds: config.interval, claimTTLSeconds: config.claimTTL, failingTasks: failing,
+            configPath: configPath, configError: configError)
+    }
+
+    var liveWorkerCount: Int { workers.count }
+
+    // MARK: gc
+
+    func gc(_ p: GCParams) async throws -> GCResult {
+        let collector = GarbageCollector(board: board, locations: locations, logs: logs)
+        return try await collector.run(
+            eventRetentionDays: p.eventRetentionDays ?? config.eventRetentionDays,
+            logRetentionDays: p.logRetentionDays ?? config.logRetentionDays, dryRun: p.dryRun ?? false,
+            liveTasks: Set(workers.values.map(\.taskID)))
+    }
+
+    private func dailyGC() async {
+        let now = clock.nowMillis()
+        guard now - lastGC >= 86_400_000 else { return }
+        lastGC = now
+        do {
+            let result = try await gc(GCParams())
+            logger.info("daily gc: \(result.events) events, \(result.logs.count) logs, \(result.workspaces.count) workspaces")
+        } catch {
+            logger.error("daily gc failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import KanbanProtocol
+
+/// Worker logs: `logs/<task>.log`, one older generation `<task>.log.1`.
+///
+/// Workers write their own log file (opened O_APPEND), so a log outlives a daemon restart and a
+/// worker never dies of a broken pipe. The daemon bounds it during the run by copy-truncate: when
+/// the live file passes the limit it is copied to `.log.1` and truncated in place, and the
+/// worker's next append lands at the new end. A task's logs stay under about twice the limit.
+struct WorkerLogs: Sendable {
+    let directory: String
+
+    func path(for taskID: String) -> String { Locations.join(directory, "\(taskID).log") }
+
+    /// Opens the task's log for a new run and writes a marker line; returns the descriptor the
+    /// worker inherits as stdout and stderr.
+    func openForRun(taskID: String, runID: Int64, command: [String], maxBytes: Int) throws -> Int32 {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = path(for: taskID)
+        rotateIfNeeded(path: path, maxBytes: maxBytes)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXFailure("cannot open log \(path)") }
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let marker = "\n=== kanban run \(runID) of \(taskID) started \(stamp): \(command.joined(separator: " ")) ===\n"
+        _ = marker.withCString { write(fd, $0, strlen($0)) }
+        return fd
+    }
+
+    /// Copy-truncate when the live log is over `maxBytes`. Returns true when it rotated.
+    @discardableResult
+    func rotateIfNeeded(path: String, maxBytes: Int) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0, Int(info.st_size) > maxBytes else { return false }
+        let rotated = path + ".1"
+        let source = open(path, O_RDWR | O_CLOEXEC)
+        guard source >= 0 else { return false }
+        defer { close(source) }
+        let target = open(rotated + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard target >= 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var copied = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            _ = buffer.withUnsafeBytes { write(target, $0.baseAddress, count) }
+            copied += count
+        }
+        close(target)
+        rename(rotated + ".tmp", rotated)
+        // Bytes appended between the copy and the truncate are lost; the window is microseconds.
+        ftruncate(source, 0)
+        return copied > 0
+    }
+
+    /// Reads a task's log: all of it, the last `tail` bytes, or from `offset` (following).
+    func read(_ p: LogParams) throws -> LogResult {
+        let path = path(for: p.id)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return LogResult(id: p.id, path: path, exists: false, size: 0, content: "", truncated: false, nextOffset: 0)
+        }
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        let size = Int(info.st_size)
+        var start = 0
+        var truncated = false
+        if let offset = p.offset {
+            guard offset >= 0 else { throw KanbanError.invalidArgument("offset must not be negative") }
+            // A rotation shrank the file below the reader's offset: start over at the new beginning.
+            start = offset <= size ? offset : 0
+        } else if let tail = p.tail {
+            guard tail > 0 else { throw KanbanError.invalidArgument("tail must be positive") }
+            if size > tail {
+                start = size - tail
+                truncated = true
+            }
+        }
+        let limit = min(size - start, 8 * 1024 * 1024)
+        var bytes = [UInt8](repeating: 0, count: max(limit, 0))
+        let count = limit > 0 ? bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, limit, off_t(start)) } : 0
+        bytes = Array(bytes.prefix(max(count, 0)))
+        if truncated, p.offset == nil {
+            // Drop the partial first line, unless the window has no newline at all (one giant line).
+            if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline + 1 < bytes.count {
+                bytes = Array(bytes[(newline + 1)...])
+            } else if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline + 1 == bytes.count {
+                bytes = []
+            }
+        }
+        return LogResult(
+            id: p.id, path: path, exists: true, size: size, content: String(decoding: bytes, as: UTF8.self),
+            truncated: truncated || start + max(count, 0) < size && p.offset == nil && p.tail == nil,
+            nextOffset: start + max(count, 0))
+    }
+
+    /// The last `bytes` of the log as text, for crash events.
+    func tail(taskID: String, bytes: Int = 2000) -> String {
+        (try? read(LogParams(id: taskID, tail: bytes)).content) ?? ""
+    }
+}
+
+/// A failed system call, with errno's text.
+struct POSIXFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ what: String, errno code: Int32 = errno) {
+        description = "\(what): \(String(cString: strerror(code)))"
+    }
+}

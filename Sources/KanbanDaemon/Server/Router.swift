@@ -1,0 +1,356 @@
+import Foundation
+import GRDB
+import KanbanProtocol
+import Logging
+
+/// One connection's identity and its way to push frames (event subscriptions).
+final class Session: @unchecked Sendable {
+    let id: Int
+    let peer: PeerCredentials
+    /// Writes one already-encoded frame body to the connection; suspends under backpressure.
+    let push: @Sendable ([UInt8]) async -> Bool
+    private let lock = NSLock()
+    private var watchers: [Int: Task<Void, Never>] = [:]
+    private var afterReply: [@Sendable () -> Void] = []
+
+    /// Runs `work` once the reply to the current request has been written (a subscription's
+    /// pushes start only after the client has its subscription id).
+    func runAfterReply(_ work: @escaping @Sendable () -> Void) { lock.withLock { afterReply.append(work) } }
+
+    func takeAfterReply() -> [@Sendable () -> Void] {
+        lock.withLock {
+            defer { afterReply.removeAll() }
+            return afterReply
+        }
+    }
+
+    init(id: Int, peer: PeerCredentials, push: @escaping @Sendable ([UInt8]) async -> Bool) {
+        self.id = id
+        self.peer = peer
+        self.push = push
+    }
+
+    func addWatcher(_ id: Int, _ task: Task<Void, Never>) { lock.withLock { watchers[id] = task } }
+    func removeWatcher(_ id: Int) -> Task<Void, Never>? { lock.withLock { watchers.removeValue(forKey: id) } }
+    func removeAllWatchers() -> [Int: Task<Void, Never>] {
+        lock.withLock {
+            defer { watchers.removeAll() }
+            return watchers
+        }
+    }
+}
+
+/// Decodes a request frame, calls the board, encodes the reply. Protocol errors get the standard
+/// JSON-RPC codes; application errors carry their stable kind in `error.data.kind`.
+final class Router: Sendable {
+    let board: Board
+    let info: DaemonInfo
+    let dispatcher: Dispatcher
+    let logger: Logger
+    let watchBufferLimit: Int
+
+    init(board: Board, info: DaemonInfo, dispatcher: Dispatcher, logger: Logger, watchBufferLimit: Int = 4096) {
+        self.board = board
+        self.info = info
+        self.dispatcher = dispatcher
+        self.logger = logger
+        self.watchBufferLimit = watchBufferLimit
+    }
+
+    static let capabilities = [
+        "tasks", "links", "comments", "claims", "runs", "dispatch", "events.watch", "notify", "stats", "gc", "logs",
+    ]
+
+    /// Handles one frame; returns the reply body, or nil for a notification (no id).
+    func handle(_ frame: [UInt8], session: Session) async -> [UInt8]? {
+        let data = Data(frame)
+        let head: RPCRequestHead
+        do {
+            head = try WireJSON.decoder().decode(RPCRequestHead.self, from: data)
+        } catch {
+            return Router.failure(
+                id: .null,
+                RPCErrorObject(
+                    code: RPC.Code.parseError, message: "parse error: the frame is not a JSON object",
+                    data: .init(kind: ErrorKind.parseError.rawValue)))
+        }
+        let id = head.id ?? .null
+        guard head.jsonrpc == RPC.version, let methodName = head.method else {
+            return Router.failure(
+                id: id,
+                RPCErrorObject(
+                    code: RPC.Code.invalidRequest,
+                    message: "invalid request: expected jsonrpc \"2.0\" and a method",
+                    data: .init(kind: ErrorKind.invalidRequest.rawValue)))
+        }
+        if case .some(let value) = head.id {
+            switch value {
+            case .string, .int, .null, .double: break
+            default:
+                return Router.failure(
+                    id: .null,
+                    RPCErrorObject(
+                        code: RPC.Code.invalidRequest, message: "invalid request: id must be a string or a number",
+                        data: .init(kind: ErrorKind.invalidRequest.rawValue)))
+            }
+        }
+        guard let method = Method(rawValue: methodName) else {
+            let reply = Router.failure(
+                id: id,
+                RPCErrorObject(
+                    code: RPC.Code.methodNotFound, message: "unknown method '\(methodName)'",
+                    data: .init(kind: ErrorKind.methodNotFound.rawValue)))
+            return head.hasID ? reply : nil
+        }
+        let reply: [UInt8]
+        do {
+            reply = try await route(method, data: data, id: id, session: session)
+        } catch {
+            reply = Router.failure(id: id, Router.errorObject(for: error, logger: logger))
+        }
+        return head.hasID ? reply : nil
+    }
+
+    static func failure(id: JSONValue, _ error: RPCErrorObject) -> [UInt8] {
+        WireJSON.encode(RPCFailure(id: id, error: error))
+    }
+
+    static func errorObject(for error: any Error, logger: Logger) -> RPCErrorObject {
+        switch error {
+        case let error as KanbanError:
+            return RPCErrorObject(error)
+        case let error as InvalidParams:
+            return RPCErrorObject(
+                code: RPC.Code.invalidParams, message: "invalid params: \(error.message)",
+                data: .init(kind: ErrorKind.invalidParams.rawValue))
+        case let error as DatabaseError:
+            switch error.resultCode {
+            case .SQLITE_FULL, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED:
+                logger.error("store unavailable: \(error)")
+                return RPCErrorObject(
+                    KanbanError(.unavailable, "the board cannot take writes right now: \(error.message ?? "\(error)")"))
+            case .SQLITE_CONSTRAINT:
+                return RPCErrorObject(KanbanError(.conflict, "conflicting change: \(error.message ?? "\(error)")"))
+            default:
+                logger.error("database error: \(error)")
+                return RPCErrorObject(KanbanError(.internal, "database error: \(error.message ?? "\(error)")"))
+            }
+        default:
+            logger.error("internal error: \(error)")
+            return RPCErrorObject(KanbanError(.internal, "internal error: \(error)"))
+        }
+    }
+
+    private func params<P: Decodable>(_ type: P.Type, _ data: Data) throws -> P {
+        do {
+            guard let params = try WireJSON.decoder().decode(RPCParamsEnvelope<P>.self, from: data).params else {
+                throw InvalidParams(message: "params are required")
+            }
+            return params
+        } catch let error as DecodingError {
+            throw InvalidParams(message: Router.describe(error))
+        }
+    }
+
+    private func optionalParams<P: Decodable>(_ type: P.Type, _ data: Data, default value: P) throws -> P {
+        do {
+            return try WireJSON.decoder().decode(RPCParamsEnvelope<P>.self, from: data).params ?? value
+        } catch let error as DecodingError {
+            throw InvalidParams(message: Router.describe(error))
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map(\.stringValue).filter { $0 != "params" }
+            return keys.isEmpty ? "params" : keys.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "missing field '\(parent == "params" ? key.stringValue : parent + "." + key.stringValue)'"
+        case .typeMismatch(let type, let context):
+            return "field '\(path(context))' must be \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "field '\(path(context))' must be \(typeName(type)), not null"
+        case .dataCorrupted(let context):
+            return "malformed value at '\(path(context))'"
+        @unknown default:
+            return "malformed params"
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is Bool.Type: return "a boolean"
+        default: return "\(type)".lowercased()
+        }
+    }
+
+    private func actor(_ params: some Authored, _ session: Session) -> String {
+        if let author = Kernel.normalized(params.author) { return author }
+        return session.peer.label
+    }
+
+    private func ok<R: Encodable>(_ id: JSONValue, _ result: R) -> [UInt8] {
+        WireJSON.encode(RPCResult(id: id, result: result))
+    }
+
+    private func route(_ method: Method, data: Data, id: JSONValue, session: Session) async throws -> [UInt8] {
+        switch method {
+        case .systemHello:
+            let p = try optionalParams(HelloParams.self, data, default: HelloParams(protocolMajor: nil))
+            if let major = p.protocolMajor, major != ProtocolVersion.major {
+                throw KanbanError(
+                    .unsupportedVersion,
+                    "protocol major version \(major) is not supported; this kanband speaks \(ProtocolVersion.string)",
+                    details: ["supported_major": .int(Int64(ProtocolVersion.major))])
+            }
+            return ok(id, HelloResult(serverVersion: DaemonInfo.version, pid: getpid(), capabilities: Router.capabilities))
+        case .systemStatus:
+            return ok(id, await info.status(board: board, dispatcher: dispatcher))
+        case .configReload:
+            return ok(id, try await dispatcher.reload())
+        case .taskCreate:
+            let p = try params(CreateParams.self, data)
+            return ok(id, try await board.create(p, actor: actor(p, session)))
+        case .taskList:
+            let p = try optionalParams(ListParams.self, data, default: ListParams())
+            return ok(id, TaskListResult(tasks: try await board.list(p)))
+        case .taskGet:
+            return ok(id, try await board.detail(try params(GetParams.self, data)))
+        case .taskAssign:
+            let p = try params(AssignParams.self, data)
+            return ok(id, TaskResult(task: try await board.assign(p, actor: actor(p, session))))
+        case .taskLink:
+            let p = try params(LinkParams.self, data)
+            return ok(id, try await board.link(p, actor: actor(p, session)))
+        case .taskUnlink:
+            let p = try params(LinkParams.self, data)
+            return ok(id, try await board.unlink(p, actor: actor(p, session)))
+        case .taskComment:
+            let p = try params(CommentParams.self, data)
+            return ok(id, CommentResult(comment: try await board.comment(p, actor: actor(p, session))))
+        case .taskComplete:
+            let p = try params(CompleteParams.self, data)
+            return ok(id, TaskResult(task: try await board.complete(p, actor: actor(p, session))))
+        case .taskBlock:
+            let p = try params(BlockParams.self, data)
+            return ok(id, TaskResult(task: try await board.block(p, actor: actor(p, session))))
+        case .taskUnblock:
+            let p = try params(IDParams.self, data)
+            return ok(id, TaskResult(task: try await board.unblock(p, actor: actor(p, session))))
+        case .taskArchive:
+            let p = try params(IDParams.self, data)
+            return ok(id, TaskResult(task: try await board.archive(p, actor: actor(p, session))))
+        case .taskPromote:
+            let p = try params(PromoteParams.self, data)
+            return ok(id, TaskResult(task: try await board.promote(p, actor: actor(p, session))))
+        case .taskClaim:
+            let p = try params(ClaimParams.self, data)
+            return ok(id, try await board.claim(p, actor: actor(p, session)))
+        case .taskHeartbeat:
+            let p = try params(HeartbeatParams.self, data)
+            return ok(id, try await board.heartbeat(p, actor: actor(p, session)))
+        case .taskContext:
+            return ok(id, try await board.context(try params(IDParams.self, data).id))
+        case .taskRuns:
+            return ok(id, RunsResult(runs: try await board.runs(try params(IDParams.self, data).id)))
+        case .taskLog:
+            let p = try params(LogParams.self, data)
+            _ = try await board.task(p.id)
+            return ok(id, try dispatcher.logs.read(p))
+        case .dispatchRun:
+            let p = try optionalParams(DispatchParams.self, data, default: DispatchParams())
+            if let max = p.max, max < 0 { throw KanbanError.invalidArgument("max must not be negative") }
+            return ok(id, try await dispatcher.runPass(dryRun: p.dryRun ?? false, max: p.max))
+        case .eventsList:
+            let p = try optionalParams(EventsListParams.self, data, default: EventsListParams())
+            return ok(id, try await board.events(p))
+        case .eventsWatch:
+            let p = try optionalParams(WatchParams.self, data, default: WatchParams())
+            return ok(id, try await watch(p, session: session))
+        case .eventsUnwatch:
+            let p = try params(UnwatchParams.self, data)
+            guard let task = session.removeWatcher(p.subscription) else {
+                throw KanbanError(.notFound, "no such subscription: \(p.subscription)")
+            }
+            board.bus.unsubscribe(p.subscription)
+            task.cancel()
+            return ok(id, ChangedResult(changed: true))
+        case .notifySubscribe:
+            let p = try params(NotifySubscribeParams.self, data)
+            return ok(id, try await board.notifySubscribe(p))
+        case .notifyUnsubscribe:
+            let p = try params(NotifyTarget.self, data)
+            return ok(id, ChangedResult(changed: try await board.notifyUnsubscribe(p)))
+        case .notifyList:
+            let p = try optionalParams(NotifyListParams.self, data, default: NotifyListParams())
+            return ok(id, NotifyListResult(subscriptions: try await board.notifyList(p)))
+        case .notifyPending:
+            let p = try optionalParams(NotifyPendingParams.self, data, default: NotifyPendingParams())
+            return ok(id, NotifyPendingResult(deliveries: try await board.notifyPending(p)))
+        case .notifyAck:
+            let p = try params(NotifyAckParams.self, data)
+            return ok(id, try await board.notifyAck(p))
+        case .boardStats:
+            return ok(id, try await board.stats())
+        case .boardGC:
+            let p = try optionalParams(GCParams.self, data, default: GCParams())
+            return ok(id, try await dispatcher.gc(p))
+        }
+    }
+
+    /// Starts a subscription: replays from the database up to the bus's last published id, then
+    /// forwards live events, each as an `events.event` push on this connection.
+    private func watch(_ p: WatchParams, session: Session) async throws -> WatchResult {
+        if let since = p.since, since < 0 { throw KanbanError.invalidArgument("since must not be negative") }
+        let filter = EventFilter(
+            task: p.task, assignee: p.assignee, tenant: p.tenant, kinds: p.kinds.map { Set($0) })
+        let bus = board.bus
+        let (subscription, boundary) = bus.subscribe(filter: filter, limit: watchBufferLimit)
+        let board = board
+        let subscriptionID = subscription.id
+        let work: @Sendable () async -> Void = {
+            var cursor = p.since ?? boundary
+            // Replay committed history in pages, applying the same filter.
+            while cursor < boundary && !Task.isCancelled {
+                guard let page = try? await board.replay(after: cursor, upTo: boundary, filter: filter) else { break }
+                for event in page.events {
+                    guard await session.push(WireJSON.encode(
+                        RPCNotification(method: PushMethod.event, params: EventPush(subscription: subscriptionID, event: event))))
+                    else { return }
+                }
+                cursor = page.cursor
+            }
+            for await item in subscription.stream {
+                bus.consumed(subscription)
+                switch item {
+                case .event(let event):
+                    guard await session.push(WireJSON.encode(
+                        RPCNotification(method: PushMethod.event, params: EventPush(subscription: subscriptionID, event: event))))
+                    else { return }
+                case .overflow(let resumeFrom):
+                    _ = await session.push(WireJSON.encode(
+                        RPCNotification(
+                            method: PushMethod.overflow,
+                            params: OverflowPush(subscription: subscriptionID, resumeFrom: resumeFrom))))
+                    _ = session.removeWatcher(subscriptionID)
+                    return
+                }
+            }
+        }
+        session.runAfterReply {
+            session.addWatcher(subscriptionID, Task { await work() })
+        }
+        return WatchResult(subscription: subscriptionID, cursor: boundary)
+    }
+}
+
+/// Params that decoded but do not fit the method.
+struct InvalidParams: Error {
+    var message: String
+}

@@ -1,0 +1,127 @@
+import GRDB
+
+/// The versioned schema. `PRAGMA user_version` records how many migrations a database has had;
+/// opening applies the missing ones in order inside one transaction, so a fresh home just works, an
+/// older database upgrades, and a newer one is refused rather than misread.
+///
+/// Indexes on columns that a migration adds are created in that same migration, after the column
+/// exists (the reference created them first and broke every legacy database).
+enum Migrations {
+    static let all: [(version: Int, sql: String)] = [(1, v1), (2, v2)]
+    static var latest: Int { all.last!.version }
+
+    static let v1 = """
+        CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL CHECK (length(title) > 0),
+            body TEXT,
+            assignee TEXT,
+            status TEXT NOT NULL CHECK (status IN ('triage','todo','ready','running','blocked','done','archived')),
+            priority INTEGER NOT NULL DEFAULT 0,
+            tenant TEXT,
+            workspace_kind TEXT NOT NULL DEFAULT 'scratch' CHECK (workspace_kind IN ('scratch','worktree','dir')),
+            workspace_path TEXT,
+            created_by TEXT,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            completed_at INTEGER,
+            result TEXT,
+            block_reason TEXT,
+            idempotency_key TEXT,
+            current_run INTEGER,
+            claim_expires INTEGER
+        );
+        CREATE INDEX tasks_status_order ON tasks(status, priority DESC, created_at);
+        CREATE INDEX tasks_assignee_status ON tasks(assignee, status);
+        CREATE INDEX tasks_tenant ON tasks(tenant) WHERE tenant IS NOT NULL;
+        CREATE INDEX tasks_claim_expires ON tasks(claim_expires) WHERE claim_expires IS NOT NULL;
+        CREATE UNIQUE INDEX tasks_idempotency ON tasks(idempotency_key)
+            WHERE idempotency_key IS NOT NULL AND status != 'archived';
+        CREATE TABLE links (
+            parent_id TEXT NOT NULL REFERENCES tasks(id),
+            child_id TEXT NOT NULL REFERENCES tasks(id),
+            PRIMARY KEY (parent_id, child_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX links_child ON links(child_id, parent_id);
+        CREATE TABLE comments (
+            id INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            author TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX comments_task ON comments(task_id, id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_id TEXT NOT NULL,
+            run_id INTEGER,
+            kind TEXT NOT NULL,
+            payload TEXT,
+            actor TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX events_task ON events(task_id, id);
+        """
+
+    /// v2: worker runs, notification subscriptions, failure accounting and the ready-since time.
+    static let v2 = """
+        ALTER TABLE tasks ADD COLUMN ready_at INTEGER;
+        ALTER TABLE tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tasks ADD COLUMN last_error TEXT;
+        UPDATE tasks SET ready_at = created_at WHERE status = 'ready';
+        CREATE INDEX tasks_failing ON tasks(failures) WHERE failures > 0;
+        CREATE INDEX tasks_completed ON tasks(completed_at) WHERE completed_at IS NOT NULL;
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            assignee TEXT,
+            claimer TEXT,
+            pid INTEGER,
+            pid_start_time INTEGER,
+            workspace TEXT,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            heartbeat_at INTEGER,
+            outcome TEXT NOT NULL DEFAULT 'running',
+            exit_code INTEGER,
+            signal INTEGER,
+            error TEXT
+        );
+        CREATE INDEX runs_task ON runs(task_id, id);
+        CREATE INDEX runs_live ON runs(outcome) WHERE outcome = 'running';
+        CREATE TABLE notify_subs (
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            platform TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            thread_id TEXT NOT NULL DEFAULT '',
+            user_id TEXT,
+            created_at INTEGER NOT NULL,
+            cursor INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (task_id, platform, chat_id, thread_id)
+        ) WITHOUT ROWID;
+        """
+
+    /// Applies what is missing. Throws `SchemaError.tooNew` for a database from a newer kanband.
+    static func migrate(_ db: Database) throws -> Int {
+        let current = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if current > latest { throw SchemaError.tooNew(found: current, supported: latest) }
+        for migration in all where migration.version > current {
+            try db.execute(sql: migration.sql)
+            try db.execute(sql: "PRAGMA user_version = \(migration.version)")
+        }
+        return latest
+    }
+}
+
+/// A database this build cannot open.
+public enum SchemaError: Error, CustomStringConvertible {
+    case tooNew(found: Int, supported: Int)
+
+    public var description: String {
+        switch self {
+        case .tooNew(let found, let supported):
+            return "database schema version \(found) is newer than this kanband supports (\(supported)); "
+                + "upgrade kanband or restore a backup"
+        }
+    }
+}

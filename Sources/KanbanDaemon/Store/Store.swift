@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import KanbanProtocol
+
+/// The board's database: one SQLite file in WAL mode, opened only by kanband.
+///
+/// Writes go through a single writer thread that batches whatever arrived while the previous
+/// commit was in flight into one IMMEDIATE transaction (group commit), each write in its own
+/// savepoint so one refused operation never undoes its neighbours. Reads run concurrently on
+/// the pool's reader connections and never wait for a commit.
+public final class Store: Sendable {
+    public let path: String
+    public let durability: Durability
+    public let schemaVersion: Int
+    let pool: DatabasePool
+    private let writer: WriteQueue
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    init(
+        path: String, durability: Durability = .full,
+        onCommit: @escaping @Sendable ([WriteEffects]) -> Void = { _ in }
+    ) throws {
+        self.path = path
+        self.durability = durability
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.maximumReaderCount = 4
+        config.label = "kanban"
+        let synchronous = durability.synchronousPragma
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        self.pool = pool
+        self.schemaVersion = try pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                _ = try Migrations.migrate(db)
+                return .commit
+            }
+            return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        }
+        self.writer = WriteQueue(pool: pool, onCommit: onCommit)
+    }
+
+    /// Runs `body` inside the next group-commit transaction and returns once it is durable.
+    /// An error thrown by `body` rolls back only its own savepoint.
+    func write<T: Sendable>(
+        _ body: @escaping @Sendable (Database, inout WriteEffects) throws -> T
+    ) async throws -> (T, WriteEffects) {
+        try await writer.submit(body)
+    }
+
+    /// Runs `body` on a reader connection, concurrently with writes.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    /// Synchronous read for tests and start-up.
+    func readSync<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
+    /// Stops the writer and closes every connection.
+    public func close() {
+        writer.stop()
+        try? pool.close()
+    }
+
+    /// Current number of writes waiting for the writer (for status and benchmarks).
+    var pendingWrites: Int { writer.pendingCount }
+}

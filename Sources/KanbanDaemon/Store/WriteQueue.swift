@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+
+/// The single writer with group commit. Callers enqueue closures; a dedicated thread takes every
+/// pending closure, runs them in one IMMEDIATE transaction (each in a savepoint), commits once and
+/// then resumes all callers. Under load many writes share one commit (and one fsync with
+/// `synchronous=FULL`); alone, a write pays exactly one commit.
+final class WriteQueue: @unchecked Sendable {
+    private struct Job {
+        /// Runs the write; returns the completion to call after a successful commit.
+        let run: (Database, inout WriteEffects) throws -> (@Sendable (WriteEffects) -> Void)
+        let fail: @Sendable (any Error) -> Void
+    }
+
+    /// Upper bound of writes in one transaction, so one commit's latency stays bounded.
+    static let maxBatch = 512
+
+    private let pool: DatabasePool
+    /// Called on the writer thread after each commit with the effects of the writes that
+    /// succeeded, in commit order, before any caller is resumed.
+    private let onCommit: @Sendable ([WriteEffects]) -> Void
+    private let condition = NSCondition()
+    private var pending: [Job] = []
+    private var stopped = false
+    private var thread: Thread?
+
+    init(pool: DatabasePool, onCommit: @escaping @Sendable ([WriteEffects]) -> Void) {
+        self.pool = pool
+        self.onCommit = onCommit
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "kanban-writer"
+        thread.qualityOfService = .userInitiated
+        self.thread = thread
+        thread.start()
+    }
+
+    var pendingCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return pending.count
+    }
+
+    func submit<T: Sendable>(
+        _ body: @escaping @Sendable (Database, inout WriteEffects) throws -> T
+    ) async throws -> (T, WriteEffects) {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = Job(
+                run: { db, effects in
+                    let value = try body(db, &effects)
+                    return { effects in continuation.resume(returning: (value, effects)) }
+                },
+                fail: { error in continuation.resume(throwing: error) }
+            )
+            condition.lock()
+            if stopped {
+                condition.unlock()
+                job.fail(StoreClosed())
+                return
+            }
+            pending.append(job)
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopped { condition.wait() }
+            if pending.isEmpty && stopped {
+                condition.unlock()
+                return
+            }
+            let take = min(pending.count, WriteQueue.maxBatch)
+            let batch = Array(pending.prefix(take))
+            pending.removeFirst(take)
+            condition.unlock()
+            execute(batch)
+        }
+    }
+
+    private func execute(_ batch: [Job]) {
+        var outcomes: [(Result<@Sendable (WriteEffects) -> Void, any Error>, WriteEffects)] = []
+        outcomes.reserveCapacity(batch.count)
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                do {
+                    for job in batch {
+                        var effects = WriteEffects()
+                        if batch.count == 1 {
+                            do {
+                                outcomes.append((.success(try job.run(db, &effects)), effects))
+                            } catch {
+                                outcomes.append((.failure(error), WriteEffects()))
+                            }
+                            continue
+                        }
+                        try db.execute(sql: "SAVEPOINT job")
+                        do {
+                            let done = try job.run(db, &effects)
+                            try db.execute(sql: "RELEASE job")
+                            outcomes.append((.success(done), effects))
+                        } catch {
+                            try db.execute(sql: "ROLLBACK TO job")
+                            try db.execute(sql: "RELEASE job")
+                            outcomes.append((.failure(error), WriteEffects()))
+                        }
+                    }
+                    if batch.count == 1, case .failure = outcomes[0].0 {
+                        try db.execute(sql: "ROLLBACK")
+                    } else {
+                        try db.execute(sql: "COMMIT")
+                    }
+                } catch {
+                    if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                    throw error
+                }
+            }
+        } catch {
+            // The transaction itself failed (disk full, read-only file…): nothing in it happened.
+            for job in batch { job.fail(error) }
+            return
+        }
+        onCommit(outcomes.compactMap { outcome in
+            if case .success = outcome.0 { return outcome.1 }
+            return nil
+        })
+        for (index, job) in batch.enumerated() {
+            switch outcomes[index].0 {
+            case .success(let done): done(outcomes[index].1)
+            case .failure(let error): job.fail(error)
+            }
+        }
+    }
+}
+
+/// A write submitted after the store closed.
+struct StoreClosed: Error, CustomStringConvertible {
+    var description: String { "the store is closed" }
+}
