@@ -52,7 +52,11 @@ let package = Package(
             dependencies: ["KanbanDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "kanbanctl", dependencies: ["KanbanCommands"]),
-        .executableTarget(name: "kanban-bench", dependencies: ["KanbanClient", "KanbanProtocol"]),
+        // Benchmarks against same-run baselines; GRDB only for the direct-SQLite baseline and seeding.
+        .executableTarget(
+            name: "kanban-bench",
+            dependencies: ["KanbanClient", "KanbanProtocol", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "KanbanTests",
             dependencies: ["KanbanProtocol", "KanbanDaemon", "KanbanClient", "KanbanCommands"]

@@ -1,0 +1,94 @@
+import Foundation
+import KanbanProtocol
+import Testing
+
+@testable import KanbanDaemon
+
+/// `board.stats` on a board whose history is known to the millisecond (reference §7.3, §9.A item 11).
+@Suite struct BoardStatsTests {
+    @Test func statsOfAKnownBoard() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let start = Double(f.clock.nowMillis()) / 1000
+
+        // Two hours ago: an old task finished (outside the last hour), and x's oldest ready task.
+        let old = try await f.create("old", assignee: "x")
+        try await f.complete(old.id)
+        let oldestReady = try await f.create("oldest ready", assignee: "y")
+        f.clock.advance(seconds: 3600 + 600)
+
+        // Within the last hour.
+        let a = try await f.create("a", assignee: "x")
+        try await f.complete(a.id)
+        let b = try await f.create("b", assignee: "x")
+        let archivedDone = try await f.create("archived after done", assignee: "x")
+        try await f.complete(archivedDone.id)
+        try await f.board.archive(IDParams(id: archivedDone.id), actor: "t")
+        let running = try await f.create("running", assignee: "y")
+        try await f.claim(running.id)
+        try await f.create("todo", parents: [b.id])
+        try await f.create("idea", triage: true)
+        let flaky = try await f.create("flaky", assignee: "z")
+        for _ in 0..<2 {
+            let claim = try await f.claim(flaky.id)
+            try await f.finish(run: claim.runID, RunEnding(outcome: "crashed", countsAsFailure: true), failureLimit: 5)
+        }
+        try await f.block(flaky.id, reason: "look")
+        f.clock.advance(seconds: 600)
+
+        let stats = try await f.board.stats()
+        #expect(stats.now == start + 3600 + 1200)
+        #expect(stats.byStatus == ["done": 2, "ready": 2, "running": 1, "todo": 1, "triage": 1, "blocked": 1])
+        #expect(stats.total == 8)
+        #expect(stats.running == 1)
+        #expect(stats.byAssignee["x"] == ["done": 2, "ready": 1])
+        #expect(stats.byAssignee["y"] == ["ready": 1, "running": 1])
+        #expect(stats.byAssignee["z"] == ["blocked": 1])
+        #expect(stats.byAssignee.count == 3)
+        // The oldest ready task became ready at `start`.
+        #expect(stats.oldestReadyAgeSeconds == 3600 + 1200)
+        #expect(try await f.task(oldestReady.id).readyAt == start)
+        // a and the archived one; `old` finished more than an hour ago.
+        #expect(stats.completedLastHour == 2)
+        #expect(stats.failingTasks == 1)
+        #expect(stats.totalFailures == 2)
+    }
+
+    @Test func oldestReadyAgeCountsFromWhenTheTaskBecameReady() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let parent = try await f.create("parent")
+        let child = try await f.create("child", parents: [parent.id])
+        f.clock.advance(seconds: 1000)
+        let claim = try await f.claim(parent.id)
+        #expect(try await f.board.stats().oldestReadyAgeSeconds == nil)
+        try await f.complete(parent.id, run: claim.runID)
+        f.clock.advance(seconds: 30)
+        // Ready for 30 s, although created 1030 s ago.
+        #expect(try await f.board.stats().oldestReadyAgeSeconds == 30)
+        #expect(try await f.task(child.id).readyAt != nil)
+    }
+
+    @Test func emptyBoard() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let stats = try await f.board.stats()
+        #expect(stats.byStatus.isEmpty)
+        #expect(stats.byAssignee.isEmpty)
+        #expect(stats.oldestReadyAgeSeconds == nil)
+        #expect(stats.total == 0)
+        #expect(stats.completedLastHour == 0)
+        #expect(stats.failingTasks == 0)
+        #expect(stats.now == Double(f.clock.nowMillis()) / 1000)
+    }
+
+    @Test func statsEncodeWithTheDocumentedKeys() throws {
+        let stats = StatsResult(
+            byStatus: ["ready": 1], byAssignee: ["x": ["ready": 1]], oldestReadyAgeSeconds: 2, running: 0,
+            completedLastHour: 0, failingTasks: 0, totalFailures: 0, total: 1, now: 3)
+        let object = try WireJSON.decoder().decode(JSONValue.self, from: Data(WireJSON.encode(stats)))
+        for key in ["by_status", "by_assignee", "oldest_ready_age_seconds", "completed_last_hour", "running", "total"] {
+            #expect(object[key] != nil, "missing \(key)")
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import KanbanProtocol
+import Testing
+
+/// Helpers for the dispatcher tests: kanband.toml text for small shell workers, process
+/// inspection through /proc, and short views of a task's events and runs.
+enum DispatchKit {
+    /// A TOML basic string (double-quoted, escaped).
+    static func toml(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// A `[workers.<name>]` entry running `script` under /bin/sh -c; `extra` lines go inside it.
+    static func shellWorker(_ name: String, _ script: String, _ extra: String...) -> String {
+        let key = name == "*" ? "\"*\"" : name
+        return """
+            [workers.\(key)]
+            command = ["/bin/sh", "-c", \(toml(script))]
+            \(extra.joined(separator: "\n"))
+
+            """
+    }
+
+    /// Global settings first (TOML needs them before any table), then the worker tables.
+    static func config(_ globals: String, _ workers: String...) -> String {
+        globals + "\n" + workers.joined(separator: "\n")
+    }
+
+    // MARK: processes
+
+    /// True while `pid` exists and is not a zombie.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return false }
+        let state = text[text.index(after: close)...].split(separator: " ").first ?? ""
+        return state != "Z" && state != "X"
+    }
+
+    /// The environment of every live process whose env carries `KANBAN_HOME=<home>`.
+    static func workerEnvironments(home: String) -> [(pid: Int32, env: [String: String])] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        let needle = "KANBAN_HOME=\(home)"
+        var found: [(Int32, [String: String])] = []
+        for entry in entries {
+            guard let pid = Int32(entry), pid != getpid(), isAlive(pid),
+                let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+            else { continue }
+            let variables = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard variables.contains(needle) else { continue }
+            var env: [String: String] = [:]
+            for variable in variables {
+                guard let equals = variable.firstIndex(of: "=") else { continue }
+                env[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
+            }
+            found.append((pid, env))
+        }
+        return found
+    }
+
+    /// Distinct runs with a live process for `task` (a worker and its children share a run id).
+    static func liveRuns(home: String, task: String) -> Set<String> {
+        Set(workerEnvironments(home: home).filter { $0.env["KANBAN_TASK_ID"] == task }.compactMap { $0.env["KANBAN_RUN_ID"] })
+    }
+
+    /// Reads a small file written by a worker; "" when missing.
+    static func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    static func lines(_ path: String) -> [String] {
+        read(path).split(separator: "\n").map(String.init)
+    }
+
+    static func pid(in path: String) -> Int32? {
+        Int32(read(path).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
+    }
+
+    // MARK: board views
+
+    static func events(_ daemon: TestDaemon, _ id: String) throws -> [EventInfo] {
+        try daemon.detail(id).events
+    }
+
+    static func kinds(_ daemon: TestDaemon, _ id: String) throws -> [String] {
+        try events(daemon, id).map(\.kind)
+    }
+
+    static func runs(_ daemon: TestDaemon, _ id: String) throws -> [RunInfo] {
+        try daemon.detail(id, events: 0).runs
+    }
+
+    /// The pid of the task's live run once the dispatcher has recorded it.
+    static func waitForWorker(_ daemon: TestDaemon, _ id: String, timeout: Double = 5) throws -> (run: Int64, pid: Int32) {
+        var found: (Int64, Int32)?
+        try eventually(timeout: timeout) {
+            let detail = try daemon.detail(id, events: 0)
+            guard detail.task.status == .running, let run = detail.task.currentRunID,
+                let pid = detail.runs.first(where: { $0.id == run })?.pid
+            else { return false }
+            found = (run, pid)
+            return true
+        }
+        guard let found else {
+            throw TestFailure("no worker started for \(id): \(try daemon.detail(id).events.map(\.kind))\n\(daemon.daemonLog)")
+        }
+        return found
+    }
+}

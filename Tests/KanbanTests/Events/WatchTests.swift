@@ -1,0 +1,342 @@
+import Foundation
+import KanbanClient
+import KanbanProtocol
+import Testing
+
+extension Processes {
+    /// `events.watch` against a real kanband: replay then live with no gap, filters, and a slow consumer
+    /// that is cut off with a resume cursor instead of slowing anybody down.
+    @Suite struct EventWatch {
+        /// Fast commits: these tests are about delivery, not durability.
+        static let fastConfig = "durability = \"normal\"\n"
+
+        @Test func replayThenLiveHasNoGapAndNoDuplicate() throws {
+            let daemon = try TestDaemon(config: EventWatch.fastConfig)
+            let setup = try daemon.connect()
+            for i in 0..<200 { try setup.createTask("before \(i)") }
+
+            // Another connection keeps creating tasks while the watcher subscribes and replays.
+            let stop = Shared(false)
+            let created = Shared(0)
+            let socket = daemon.socket
+            let producer = Background {
+                guard let client = try? KanbanClient(socket: socket) else { return }
+                var i = 0
+                while !stop.get {
+                    do { try client.createTask("during \(i)") } catch { return }
+                    i += 1
+                    created.set(i)
+                }
+            }
+            defer {
+                stop.set(true)
+                producer.join()
+            }
+            #expect(eventually { created.get >= 20 })
+
+            let watcher = try daemon.connect()
+            let started = try watcher.watch(WatchParams(since: 0))
+            #expect(started.cursor >= 220)
+            // Read until well past the replay/live boundary, then stop the producer and read to its end.
+            var events = try watcher.events(of: started.subscription) { ($0.last?.id ?? 0) >= started.cursor + 300 }
+            stop.set(true)
+            #expect(producer.join())
+            #expect(created.get > 0)
+            let target = try setup.lastEventID()
+            let lastSoFar = events.last?.id ?? 0
+            events += try watcher.events(of: started.subscription) { ($0.last?.id ?? lastSoFar) >= target }
+
+            let ids = events.map(\.id)
+            #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "ids must be strictly increasing")
+            #expect(Set(ids).count == ids.count, "no duplicates")
+            let history = try setup.allEvents()
+            #expect(ids == history.map(\.id), "pushed ids must be exactly the database's, with no gap")
+            #expect(events == history, "pushed events must equal the stored ones")
+            #expect(ids.contains { $0 <= started.cursor } && ids.contains { $0 > started.cursor })
+            #expect(ids.last == target)
+            #expect(watcher.isQuiet(for: 0.15), "nothing is pushed twice after the end")
+        }
+
+        @Test func filtersApplyToReplayAndLive() throws {
+            // No worker may run: assigned ready tasks must stay as they are.
+            let daemon = try TestDaemon(config: "max_concurrent = 0\n")
+            let c = try daemon.connect()
+            var owners: [String: (assignee: String?, tenant: String?)] = [:]
+            func make(_ title: String, _ assignee: String?, _ tenant: String?) throws -> String {
+                let task = try c.createTask(title, assignee: assignee, tenant: tenant)
+                owners[task.id] = (assignee, tenant)
+                return task.id
+            }
+            let a1 = try make("a1", "alice", "acme")
+            let b1 = try make("b1", "bob", "acme")
+            let c1 = try make("c1", "alice", "zeta")
+            let u1 = try make("u1", nil, nil)
+            try c.comment(a1, "first look")
+            try c.comment(b1, "bob here")
+            try c.complete(c1, result: "done early")
+            try c.block(u1, "waiting")
+
+            struct Case {
+                var name: String
+                var params: WatchParams
+                var matches: (EventInfo) -> Bool
+            }
+            let owner = { (event: EventInfo) in owners[event.taskID] }
+            let cases: [Case] = [
+                Case(name: "task", params: WatchParams(since: 0, task: a1)) { $0.taskID == a1 },
+                Case(name: "assignee", params: WatchParams(since: 0, assignee: "alice")) {
+                    owner($0)?.assignee == "alice"
+                },
+                Case(name: "tenant", params: WatchParams(since: 0, tenant: "acme")) { owner($0)?.tenant == "acme" },
+                Case(name: "kinds", params: WatchParams(since: 0, kinds: ["completed", "commented"])) {
+                    ["completed", "commented"].contains($0.kind)
+                },
+                Case(name: "assignee+kinds", params: WatchParams(since: 0, assignee: "alice", kinds: ["completed"])) {
+                    owner($0)?.assignee == "alice" && $0.kind == "completed"
+                },
+                Case(name: "tenant+assignee", params: WatchParams(since: 0, assignee: "alice", tenant: "zeta")) {
+                    owner($0)?.assignee == "alice" && owner($0)?.tenant == "zeta"
+                },
+            ]
+            var watchers: [(Case, KanbanClient, WatchResult)] = []
+            for item in cases {
+                let client = try daemon.connect()
+                watchers.append((item, client, try client.watch(item.params)))
+            }
+
+            // Live traffic of every shape.
+            try c.comment(a1, "live on a1")
+            try c.complete(b1, result: "bob done")
+            try c.comment(c1, "after the fact")
+            let a2 = try make("a2", "alice", "acme")
+            try c.comment(a2, "new alice task")
+            try c.unblock(u1)
+            try c.complete(a1, result: "alice done")
+            let z1 = try make("z1", "bob", "zeta")
+            try c.complete(z1)
+            try c.archive(c1)
+
+            let history = try c.allEvents()
+            for (item, client, started) in watchers {
+                let expected = history.filter(item.matches)
+                #expect(expected.contains { $0.id <= started.cursor }, "\(item.name): the case must replay something")
+                #expect(expected.contains { $0.id > started.cursor }, "\(item.name): the case must see live events")
+                let got = try client.events(of: started.subscription) { $0.count >= expected.count }
+                #expect(got.map(\.id) == expected.map(\.id), "\(item.name)")
+                #expect(client.isQuiet(for: 0.1), "\(item.name): nothing beyond the filter")
+            }
+        }
+
+        @Test func watchWithoutSinceStartsAtNowAndUnwatchStops() throws {
+            let daemon = try TestDaemon()
+            let c = try daemon.connect()
+            let old = try c.createTask("old")
+            let watcher = try daemon.connect()
+            let started = try watcher.watch(WatchParams())
+            #expect(started.cursor == (try c.lastEventID()))
+            try c.comment(old.id, "new")
+            let got = try watcher.events(of: started.subscription) { $0.count >= 1 }
+            #expect(got.map(\.kind) == ["commented"])
+            let changed: ChangedResult = try watcher.call(.eventsUnwatch, UnwatchParams(subscription: started.subscription))
+            #expect(changed.changed)
+            try c.comment(old.id, "unseen")
+            #expect(watcher.isQuiet(for: 0.15))
+            #expect(throws: (any Error).self) {
+                let _: ChangedResult = try watcher.call(.eventsUnwatch, UnwatchParams(subscription: started.subscription))
+            }
+            #expect(throws: (any Error).self) { _ = try watcher.watch(WatchParams(since: -1)) }
+        }
+
+        /// A consumer that subscribes and never reads: the daemon keeps serving everybody else at full
+        /// speed, cuts the reader off after its buffer limit, and tells it where to resume.
+        @Test func slowConsumerIsCutOffWithAResumeCursor() throws {
+            let daemon = try TestDaemon(config: EventWatch.fastConfig)
+            let setup = try daemon.connect()
+            let tasks = try (0..<4).map { try setup.createTask("noisy \($0)").id }
+
+            // The slow consumer: a raw connection that subscribes to everything live and then reads nothing.
+            let slow = try SocketConnection(path: daemon.socket)
+            slow.setReceiveTimeout(10)
+            try slow.send(
+                WireJSON.encode(RPCRequest(id: .int(1), method: Method.eventsWatch.rawValue, params: WatchParams())))
+            #expect(eventually { (try? setup.status().subscribers) == 1 })
+            let first = try setup.lastEventID()
+
+            let socket = daemon.socket
+            let stop = Shared(false)
+            let produced = Shared(0)
+            defer { stop.set(true) }
+
+            // A well-behaved watcher on another connection must get every event, live.
+            let fastTarget = Shared<Int64?>(nil)
+            let fastIDs = Shared<[Int64]>([])
+            let fastOverflows = Shared(0)
+            let fastError = Shared<String?>(nil)
+            let fastSubscribed = Shared(false)
+            let fast = Background {
+                do {
+                    let client = try KanbanClient(socket: socket)
+                    client.connection.setReceiveTimeout(30)
+                    var started: WatchResult = try client.call(.eventsWatch, WatchParams(since: first))
+                    fastSubscribed.set(true)
+                    while true {
+                        if let target = fastTarget.get, (fastIDs.get.last ?? 0) >= target { return }
+                        switch try client.push() {
+                        case .event(let sub, let event):
+                            if sub == started.subscription { fastIDs.update { $0.append(event.id) } }
+                        case .overflow(let sub, let resume):
+                            guard sub == started.subscription else { continue }
+                            fastOverflows.update { $0 += 1 }
+                            started = try client.call(.eventsWatch, WatchParams(since: resume))
+                        case .other:
+                            continue
+                        }
+                    }
+                } catch {
+                    fastError.set("\(error)")
+                }
+            }
+            #expect(eventually { fastSubscribed.get })
+
+            // Another client keeps asking questions; every answer must stay fast.
+            let latencies = Shared<[Double]>([])
+            let asker = Background {
+                guard let client = try? KanbanClient(socket: socket) else { return }
+                client.connection.setReceiveTimeout(10)
+                while !stop.get {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    do {
+                        let _: TaskListResult = try client.call(.taskList, ListParams(limit: 5))
+                    } catch { return }
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    latencies.update { $0.append(seconds) }
+                    usleep(2_000)
+                }
+            }
+
+            // Writers: four connections commenting as fast as they can.
+            let writers = tasks.enumerated().map { index, task in
+                Background {
+                    guard let client = try? KanbanClient(socket: socket) else { return }
+                    var i = 0
+                    while !stop.get {
+                        do { try client.comment(task, "noise \(index)-\(i)") } catch { return }
+                        i += 1
+                        produced.update { $0 += 1 }
+                    }
+                }
+            }
+
+            // Produce until the slow subscription has been cut off (the bus dropped it: only the
+            // fast watcher is left), with at least 5000 events, and a hard ceiling.
+            let began = Date()
+            let cutOff = eventually(timeout: 90) {
+                produced.get >= 5000 && (try? setup.status().subscribers) == 1 && fastOverflows.get == 0
+            }
+            stop.set(true)
+            for writer in writers { #expect(writer.join()) }
+            #expect(asker.join())
+            #expect(cutOff, "the slow subscription was never cut off after \(produced.get) events")
+            let productionSeconds = Date().timeIntervalSince(began)
+
+            // The rest: events after the cut-off, which only a resumed subscription can see.
+            for i in 0..<50 { try setup.comment(tasks[0], "after the cut-off \(i)") }
+            let target = try setup.lastEventID()
+            fastTarget.set(target)
+            #expect(fast.join(timeout: 30))
+            #expect(fastError.get == nil)
+            #expect(daemon.process?.isRunning == true)
+
+            let history = try setup.allEvents().filter { $0.id > first }
+            #expect(fastOverflows.get == 0, "a reader that keeps up is never cut off")
+            #expect(fastIDs.get == history.map(\.id), "the fast watcher saw every event, once, in order")
+
+            let answers = latencies.get.sorted()
+            #expect(answers.count > 10)
+            if !answers.isEmpty {
+                let median = answers[answers.count / 2]
+                let worst = answers.last!
+                #expect(median < 0.05, "median answer \(median) s while a consumer is stuck")
+                #expect(worst < 1.0, "slowest answer \(worst) s while a consumer is stuck")
+            }
+
+            // The slow reader finally reads: its reply, the events it had buffered, then the overflow.
+            let reply = try RawFrame.next(slow)
+            #expect(reply.id == .int(1))
+            var slowEvents: [EventInfo] = []
+            var resume: Int64?
+            while resume == nil {
+                let frame = try RawFrame.next(slow)
+                switch frame.method {
+                case PushMethod.event: slowEvents.append(try frame.decode(EventPush.self).event)
+                case PushMethod.overflow: resume = try frame.decode(OverflowPush.self).resumeFrom
+                default: throw TestFailure("unexpected frame \(frame)")
+                }
+            }
+            let resumeFrom = try #require(resume)
+            print("slow consumer: cut off after \(produced.get) events in \(productionSeconds) s; buffered \(slowEvents.count), resume from \(resumeFrom)")
+            #expect(slowEvents.count >= 4096, "at least the buffer limit was delivered before the cut-off")
+            #expect(slowEvents.count < history.count)
+            #expect(slowEvents.last?.id == resumeFrom, "the resume cursor is the last event delivered")
+            #expect(slowEvents.map(\.id) == history.filter { $0.id <= resumeFrom }.map(\.id), "no gap before the cut-off")
+            #expect(resumeFrom < target)
+
+            // Resuming from the cursor delivers exactly the rest, on the same connection.
+            try slow.send(
+                WireJSON.encode(
+                    RPCRequest(id: .int(2), method: Method.eventsWatch.rawValue, params: WatchParams(since: resumeFrom))))
+            var rest: [EventInfo] = []
+            var resumed = false
+            while (rest.last?.id ?? resumeFrom) < target {
+                let frame = try RawFrame.next(slow)
+                if frame.id == .int(2) {
+                    resumed = true
+                    continue
+                }
+                #expect(frame.method == PushMethod.event)
+                rest.append(try frame.decode(EventPush.self).event)
+            }
+            #expect(resumed)
+            #expect(rest.map(\.id) == history.filter { $0.id > resumeFrom }.map(\.id))
+            #expect((slowEvents + rest).map(\.id) == history.map(\.id), "cut-off plus resume is the whole history")
+            #expect(daemon.process?.isRunning == true)
+        }
+
+        @Test func closingAWatchingConnectionEndsItsSubscription() throws {
+            let daemon = try TestDaemon()
+            let c = try daemon.connect()
+            do {
+                let watcher = try daemon.connect()
+                _ = try watcher.watch(WatchParams(since: 0))
+                #expect(eventually { (try? c.status().subscribers) == 1 })
+                watcher.connection.close()
+            }
+            #expect(eventually { (try? c.status().subscribers) == 0 })
+            try c.createTask("still fine")
+        }
+    }
+}
+
+/// One frame read from a raw connection, with its envelope decoded.
+struct RawFrame: CustomStringConvertible {
+    var bytes: [UInt8]
+    var id: JSONValue?
+    var method: String?
+
+    private struct Head: Decodable {
+        var id: JSONValue?
+        var method: String?
+    }
+
+    static func next(_ connection: SocketConnection) throws -> RawFrame {
+        guard let bytes = try connection.receive() else { throw TestFailure("kanband closed the connection") }
+        let head = try WireJSON.decoder().decode(Head.self, from: Data(bytes))
+        return RawFrame(bytes: bytes, id: head.id, method: head.method)
+    }
+
+    func decode<P: Codable>(_ type: P.Type) throws -> P {
+        try WireJSON.decoder().decode(RPCNotification<P>.self, from: Data(bytes)).params
+    }
+
+    var description: String { String(decoding: bytes.prefix(300), as: UTF8.self) }
+}
