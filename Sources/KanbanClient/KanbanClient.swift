@@ -62,6 +62,10 @@ public final class KanbanClient {
         }
     }
 
+    /// True when a push (or part of one) has already been read off the socket: poll the
+    /// descriptor only when this is false.
+    public var hasBufferedPush: Bool { !pushes.isEmpty || connection.hasBufferedBytes }
+
     /// The next server push (a notification frame), blocking until one arrives; nil on close.
     public func nextPush() throws(ClientError) -> (method: String, frame: [UInt8])? {
         while true {

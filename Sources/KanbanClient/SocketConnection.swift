@@ -128,6 +128,10 @@ public final class SocketConnection {
         }
     }
 
+    /// True when whole or partial frames are already buffered, so a `poll` on the descriptor
+    /// would not see them.
+    public var hasBufferedBytes: Bool { reader.pendingBytes > 0 }
+
     /// The raw descriptor, for callers that poll (watch with Ctrl-C handling).
     public var descriptor: Int32 { fd }
 

@@ -123,6 +123,12 @@ enum Interrupt {
     static func install() {
         signal(SIGINT) { _ in Interrupt.requested = 1 }
         signal(SIGTERM) { _ in Interrupt.requested = 1 }
+        // A parent may have started us with these blocked; Ctrl-C must still work.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     static var stop: Bool { requested != 0 || CommandContext.current.shouldStop() }
@@ -181,7 +187,7 @@ func stream(_ client: KanbanClient, params: WatchParams, json: Bool, line: (Even
         let started: WatchResult = try client.call(.eventsWatch, params)
         var resume: Int64?
         while !Interrupt.stop {
-            guard Interrupt.wait(fd: client.connection.descriptor, millis: 200) else { continue }
+            guard client.hasBufferedPush || Interrupt.wait(fd: client.connection.descriptor, millis: 200) else { continue }
             guard let push = try client.nextPush() else {
                 throw ClientError.transport("kanband closed the connection")
             }
@@ -200,7 +206,8 @@ func stream(_ client: KanbanClient, params: WatchParams, json: Bool, line: (Even
         // Fell behind: resubscribe from where delivery stopped, so nothing is missed.
         params.since = resume
     }
-    output.out("(stopped)")
+    // On stderr: stdout stays one JSON event per line for scripts.
+    output.err("(stopped)")
 }
 
 struct Watch: ParsableCommand {

@@ -27,6 +27,8 @@ public enum KanbanDaemon {
         let pidfilePath = options.pidfile.map { Locations.absolute($0) } ?? locations.pidfile
         let configPath = options.config.map { Locations.absolute($0) } ?? locations.configFile
         signal(SIGPIPE, SIG_IGN)
+        // A size-limited file (RLIMIT_FSIZE) must fail a write, not kill the daemon.
+        signal(SIGXFSZ, SIG_IGN)
         let pidfile: Pidfile
         let board: Board
         let config: DispatcherConfig
@@ -68,6 +70,9 @@ public enum KanbanDaemon {
         signals.on(SIGHUP) { Task { _ = try? await dispatcher.reload() } }
 
         await dispatcher.start()
+        let watchdog = activated ? nil : Task {
+            await SocketWatchdog(path: locations.socket, server: server, logger: logger).run()
+        }
         logger.info(
             "kanband \(DaemonInfo.version) pid \(getpid()) serving \(locations.socket)\(activated ? " (socket-activated)" : "") database \(locations.database)"
         )
@@ -78,6 +83,7 @@ public enum KanbanDaemon {
             logger.error("server failed: \(error)")
             exitCode = 1
         }
+        watchdog?.cancel()
         logger.info("shutting down")
         await dispatcher.stop()
         board.close()

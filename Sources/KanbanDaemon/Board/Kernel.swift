@@ -34,7 +34,13 @@ struct Kernel: Sendable {
 
     // MARK: create
 
+    /// Longest title accepted, in UTF-8 bytes: titles are one-line labels shown in lists.
+    static let maxTitleBytes = 4096
+
     func create(_ db: Database, _ effects: inout WriteEffects, _ p: CreateParams, actor: String) throws -> CreateResult {
+        guard p.title.utf8.count <= Kernel.maxTitleBytes else {
+            throw KanbanError.invalidArgument("title is longer than \(Kernel.maxTitleBytes) bytes; put the detail in the body")
+        }
         let title = p.title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw KanbanError.invalidArgument("title is required") }
         let workspace = try WorkspaceSpec.parse(p.workspace ?? "scratch")

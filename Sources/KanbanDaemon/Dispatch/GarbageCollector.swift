@@ -33,7 +33,8 @@ struct GarbageCollector: Sendable {
                 return db.changesCount
             }
         }
-        // Statuses decide what may go: logs of tasks that are not running, workspaces of archived ones.
+        // Statuses decide what may go: logs of finished (done/archived) or deleted tasks only — a
+        // blocked or ready task's log is still its diagnosis — and workspaces of archived ones.
         let statuses = try await board.read { db in
             try Dictionary(
                 uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, status FROM tasks").map {
@@ -46,7 +47,10 @@ struct GarbageCollector: Sendable {
         for name in (try? fm.contentsOfDirectory(atPath: logs.directory)) ?? [] {
             guard let dot = name.firstIndex(of: ".") else { continue }
             let taskID = String(name[..<dot])
-            if liveTasks.contains(taskID) || statuses[taskID] == TaskStatus.running.rawValue { continue }
+            if liveTasks.contains(taskID) { continue }
+            if let status = statuses[taskID], status != TaskStatus.done.rawValue, status != TaskStatus.archived.rawValue {
+                continue
+            }
             let path = Locations.join(logs.directory, name)
             guard let attributes = try? fm.attributesOfItem(atPath: path),
                 attributes[.type] as? FileAttributeType == .typeRegular,

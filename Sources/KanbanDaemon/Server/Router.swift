@@ -62,8 +62,7 @@ final class Router: Sendable {
     ]
 
     /// Handles one frame; returns the reply body, or nil for a notification (no id).
-    func handle(_ frame: [UInt8], session: Session) async -> [UInt8]? {
-        let data = Data(frame)
+    func handle(_ data: Data, session: Session) async -> [UInt8]? {
         let head: RPCRequestHead
         do {
             head = try WireJSON.decoder().decode(RPCRequestHead.self, from: data)
@@ -316,6 +315,9 @@ final class Router: Sendable {
         let subscriptionID = subscription.id
         let work: @Sendable () async -> Void = {
             var cursor = p.since ?? boundary
+            // Never deliver at or before what the client asked to start after: `since` may be
+            // ahead of the bus (an id read from the database just before its commit is published).
+            let floor = max(cursor, boundary)
             // Replay committed history in pages, applying the same filter.
             while cursor < boundary && !Task.isCancelled {
                 guard let page = try? await board.replay(after: cursor, upTo: boundary, filter: filter) else { break }
@@ -330,6 +332,7 @@ final class Router: Sendable {
                 bus.consumed(subscription)
                 switch item {
                 case .event(let event):
+                    guard event.id > floor else { continue }
                     guard await session.push(WireJSON.encode(
                         RPCNotification(method: PushMethod.event, params: EventPush(subscription: subscriptionID, event: event))))
                     else { return }

@@ -13,6 +13,8 @@ final class SocketServer: Sendable {
     let maxFrameBytes: Int
     let connections: ConnectionCounter
     private let registry = ConnectionRegistry()
+    /// At most this many request bytes are being handled at once (frames up to the frame limit).
+    private let budget = RequestBudget(bytes: 64 * 1024 * 1024)
 
     init(router: Router, logger: Logger, maxFrameBytes: Int, connections: ConnectionCounter) {
         self.router = router
@@ -23,9 +25,28 @@ final class SocketServer: Sendable {
 
     typealias Connection = NIOAsyncChannel<InboundFrame, ByteBuffer>
 
-    /// Accepts on `fd` until `shutdown()` closes the listener, then lets in-flight requests
-    /// finish (up to `drainSeconds`) and returns.
-    func run(fd: Int32, group: MultiThreadedEventLoopGroup, drainSeconds: Double = 10) async throws {
+    /// Accepts on `fd` (and on any listener added later) until `shutdown()` closes them, then lets
+    /// in-flight requests finish (busy connections are force-closed after `drainSeconds`).
+    func run(fd: Int32, group: MultiThreadedEventLoopGroup, drainSeconds: Int64 = 10) async throws {
+        let (listeners, continuation) = AsyncStream.makeStream(of: Int32.self)
+        registry.setListenerQueue(continuation)
+        continuation.yield(fd)
+        let registry = registry
+        try await withThrowingDiscardingTaskGroup { tasks in
+            for await fd in listeners {
+                tasks.addTask { try await self.accept(on: fd, group: group) }
+            }
+            // Shutdown began: connections still busy after the grace period are closed.
+            group.next().scheduleTask(in: .seconds(drainSeconds)) { registry.closeAll() }
+        }
+    }
+
+    /// Serves another listening socket (the socket file was deleted and has been re-created).
+    func addListener(fd: Int32) -> Bool {
+        registry.addListener(fd)
+    }
+
+    private func accept(on fd: Int32, group: MultiThreadedEventLoopGroup) async throws {
         let maxFrameBytes = maxFrameBytes
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -37,18 +58,15 @@ final class SocketServer: Sendable {
                     return (wrapped, peer)
                 }
             }
-        registry.setListener(server.channel)
+        guard registry.setListener(server.channel) else {
+            try? await server.channel.close()
+            return
+        }
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
                 for try await (connection, peer) in inbound {
                     tasks.addTask { await self.serve(connection, peer: peer) }
                 }
-            }
-            // The listener is closed: give open connections a bounded time to finish.
-            let registry = registry
-            tasks.addTask {
-                try? await Task.sleep(nanoseconds: UInt64(drainSeconds * 1_000_000_000))
-                registry.closeAll()
             }
         }
     }
@@ -103,7 +121,9 @@ final class SocketServer: Sendable {
                         return
                     case .frame(let buffer):
                         registry.setBusy(id, true)
-                        let reply = await router.handle(Array(buffer: buffer), session: session)
+                        let held = await budget.acquire(buffer.readableBytes + 4096)
+                        let reply = await router.handle(Data(buffer.readableBytesView), session: session)
+                        budget.release(held)
                         if let reply { try await outbound.write(SocketServer.frame(reply, allocator: allocator)) }
                         for work in session.takeAfterReply() { work() }
                         if !registry.setBusy(id, false) { return }
@@ -127,11 +147,30 @@ final class SocketServer: Sendable {
 final class ConnectionRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var channels: [Int: (channel: any Channel, busy: Bool)] = [:]
-    private var listener: (any Channel)?
+    private var listeners: [any Channel] = []
+    private var listenerQueue: AsyncStream<Int32>.Continuation?
     private var shuttingDown = false
 
-    func setListener(_ channel: any Channel) {
-        lock.withLock { listener = channel }
+    func setListenerQueue(_ queue: AsyncStream<Int32>.Continuation) {
+        lock.withLock { listenerQueue = queue }
+    }
+
+    /// Queues a listening descriptor to be served; false once shutdown has begun.
+    func addListener(_ fd: Int32) -> Bool {
+        lock.withLock {
+            guard !shuttingDown, let queue = listenerQueue else { return false }
+            queue.yield(fd)
+            return true
+        }
+    }
+
+    /// Records a bound listener; false when shutdown began meanwhile (the caller closes it).
+    func setListener(_ channel: any Channel) -> Bool {
+        lock.withLock {
+            if shuttingDown { return false }
+            listeners.append(channel)
+            return true
+        }
     }
 
     func add(_ id: Int, _ channel: any Channel) -> Bool {
@@ -154,11 +193,12 @@ final class ConnectionRegistry: @unchecked Sendable {
     }
 
     func beginShutdown() {
-        let (listener, idle): ((any Channel)?, [any Channel]) = lock.withLock {
+        let (listeners, idle, queue): ([any Channel], [any Channel], AsyncStream<Int32>.Continuation?) = lock.withLock {
             shuttingDown = true
-            return (self.listener, channels.values.filter { !$0.busy }.map(\.channel))
+            return (self.listeners, channels.values.filter { !$0.busy }.map(\.channel), listenerQueue)
         }
-        listener?.close(promise: nil)
+        queue?.finish()
+        for listener in listeners { listener.close(promise: nil) }
         for channel in idle { channel.close(promise: nil) }
     }
 

@@ -109,6 +109,9 @@ enum Migrations {
             try db.execute(sql: migration.sql)
             try db.execute(sql: "PRAGMA user_version = \(migration.version)")
         }
+        // Also a write probe: SQLite silently opens a read-only file read-only, and a daemon that
+        // only finds out at the first write would look healthy while refusing every change.
+        try db.execute(sql: "PRAGMA user_version = \(latest)")
         return latest
     }
 }

@@ -52,8 +52,13 @@ public final class Store: Sendable {
     }
 
     /// Runs `body` on a reader connection, concurrently with writes.
+    ///
+    /// The read runs synchronously on the calling task's thread: GRDB's `DispatchQueue.sync` onto an
+    /// idle reader executes in place, where its async variant costs two thread hops per call —
+    /// most of a point read's latency. Reads are short (indexed, bounded by LIMITs), so holding a
+    /// cooperative thread for their duration is cheaper than the hops.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(body)
+        try readSync(body)
     }
 
     /// Synchronous read for tests and start-up.

@@ -190,39 +190,82 @@ enum EventKit {
     }
 
     /// A kanbanctl that keeps running (watch, tail): its output is collected as it comes.
+    ///
+    /// Started with posix_spawn and a clean signal mask, as a shell would start it: a child of
+    /// Foundation's `Process` inherits this test process's mask, in which SIGINT is blocked, so Ctrl-C
+    /// could never reach it.
     final class StreamingCtl: @unchecked Sendable {
-        let process = Process()
+        let pid: pid_t
         private let output = Shared("")
         private let errors = Shared("")
         private var readers: [Background] = []
+        private var waitStatus: Int32?
+
+        enum Exit: Equatable {
+            case exited(Int32)
+            case signaled(Int32)
+        }
 
         init(_ daemon: TestDaemon, _ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: Binaries.kanbanctl)
-            process.arguments = arguments
-            process.environment = daemon.environment
-            process.standardInput = FileHandle.nullDevice
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            for (pipe, sink) in [(out, output), (err, errors)] {
-                let handle = pipe.fileHandleForReading
+            var out: [Int32] = [-1, -1]
+            var err: [Int32] = [-1, -1]
+            guard pipe(&out) == 0, pipe(&err) == 0 else { throw TestFailure("pipe failed") }
+            for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var mask = sigset_t()
+            sigemptyset(&mask)
+            posix_spawnattr_setsigmask(&attributes, &mask)
+            var defaults = sigset_t()
+            sigemptyset(&defaults)
+            for signal in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+            let path = Binaries.kanbanctl
+            let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+            let envp: [UnsafeMutablePointer<CChar>?] =
+                daemon.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer {
+                for pointer in argv { free(pointer) }
+                for pointer in envp { free(pointer) }
+            }
+            var child: pid_t = 0
+            let result = posix_spawn(&child, path, &actions, &attributes, argv, envp)
+            close(out[1])
+            close(err[1])
+            guard result == 0 else {
+                close(out[0])
+                close(err[0])
+                throw TestFailure("posix_spawn \(path) failed: \(result)")
+            }
+            pid = child
+            for (fd, sink) in [(out[0], output), (err[0], errors)] {
                 readers.append(
                     Background {
+                        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
                         while true {
-                            let data = handle.availableData
-                            if data.isEmpty { return }
-                            sink.update { $0 += String(decoding: data, as: UTF8.self) }
+                            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                            if count < 0 && errno == EINTR { continue }
+                            if count <= 0 { break }
+                            sink.update { $0 += String(decoding: buffer[0..<count], as: UTF8.self) }
                         }
+                        close(fd)
                     })
             }
         }
 
         deinit {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+            if isRunning {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
             }
         }
 
@@ -230,13 +273,30 @@ enum EventKit {
         var stderr: String { errors.get }
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
 
-        /// Ctrl-C, then wait for the exit; nil if it did not exit within `timeout`.
-        func interrupt(timeout: Double = 5) -> (status: Int32, reason: Process.TerminationReason)? {
-            kill(process.processIdentifier, SIGINT)
-            guard eventually(timeout: timeout, { !process.isRunning }) else { return nil }
-            process.waitUntilExit()
+        /// Reaps the child if it has exited.
+        var isRunning: Bool {
+            if waitStatus != nil { return false }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                waitStatus = status
+                return false
+            }
+            return result == 0
+        }
+
+        /// How it ended, once it has (waiting up to `timeout`); nil while it still runs.
+        func exit(timeout: Double = 5) -> Exit? {
+            guard eventually(timeout: timeout, { !isRunning }), let status = waitStatus else { return nil }
             for reader in readers { reader.join(timeout: 5) }
-            return (process.terminationStatus, process.terminationReason)
+            let signal = status & 0x7f
+            return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+        }
+
+        /// Ctrl-C, then wait for the exit; nil if it did not exit within `timeout`.
+        func interrupt(timeout: Double = 5) -> Exit? {
+            kill(pid, SIGINT)
+            return exit(timeout: timeout)
         }
     }
 

@@ -12,18 +12,18 @@ extension Processes {
 
         @Test func replayThenLiveHasNoGapAndNoDuplicate() throws {
             let daemon = try TestDaemon(config: EventWatch.fastConfig)
-            let setup = try daemon.connect()
-            for i in 0..<200 { try setup.createTask("before \(i)") }
+            let setup = try EventKit.Client(socket: daemon.socket)
+            for i in 0..<200 { try setup.create("before \(i)") }
 
             // Another connection keeps creating tasks while the watcher subscribes and replays.
-            let stop = Shared(false)
-            let created = Shared(0)
+            let stop = EventKit.Shared(false)
+            let created = EventKit.Shared(0)
             let socket = daemon.socket
-            let producer = Background {
-                guard let client = try? KanbanClient(socket: socket) else { return }
+            let producer = EventKit.Background {
+                guard let client = try? EventKit.Client(socket: socket) else { return }
                 var i = 0
                 while !stop.get {
-                    do { try client.createTask("during \(i)") } catch { return }
+                    do { try client.create("during \(i)") } catch { return }
                     i += 1
                     created.set(i)
                 }
@@ -34,7 +34,7 @@ extension Processes {
             }
             #expect(eventually { created.get >= 20 })
 
-            let watcher = try daemon.connect()
+            let watcher = try EventKit.Client(socket: daemon.socket)
             let started = try watcher.watch(WatchParams(since: 0))
             #expect(started.cursor >= 220)
             // Read until well past the replay/live boundary, then stop the producer and read to its end.
@@ -60,10 +60,10 @@ extension Processes {
         @Test func filtersApplyToReplayAndLive() throws {
             // No worker may run: assigned ready tasks must stay as they are.
             let daemon = try TestDaemon(config: "max_concurrent = 0\n")
-            let c = try daemon.connect()
+            let c = try EventKit.Client(socket: daemon.socket)
             var owners: [String: (assignee: String?, tenant: String?)] = [:]
             func make(_ title: String, _ assignee: String?, _ tenant: String?) throws -> String {
-                let task = try c.createTask(title, assignee: assignee, tenant: tenant)
+                let task = try c.create(title, assignee: assignee, tenant: tenant)
                 owners[task.id] = (assignee, tenant)
                 return task.id
             }
@@ -98,9 +98,9 @@ extension Processes {
                     owner($0)?.assignee == "alice" && owner($0)?.tenant == "zeta"
                 },
             ]
-            var watchers: [(Case, KanbanClient, WatchResult)] = []
+            var watchers: [(Case, EventKit.Client, WatchResult)] = []
             for item in cases {
-                let client = try daemon.connect()
+                let client = try EventKit.Client(socket: daemon.socket)
                 watchers.append((item, client, try client.watch(item.params)))
             }
 
@@ -129,9 +129,9 @@ extension Processes {
 
         @Test func watchWithoutSinceStartsAtNowAndUnwatchStops() throws {
             let daemon = try TestDaemon()
-            let c = try daemon.connect()
-            let old = try c.createTask("old")
-            let watcher = try daemon.connect()
+            let c = try EventKit.Client(socket: daemon.socket)
+            let old = try c.create("old")
+            let watcher = try EventKit.Client(socket: daemon.socket)
             let started = try watcher.watch(WatchParams())
             #expect(started.cursor == (try c.lastEventID()))
             try c.comment(old.id, "new")
@@ -151,43 +151,52 @@ extension Processes {
         /// speed, cuts the reader off after its buffer limit, and tells it where to resume.
         @Test func slowConsumerIsCutOffWithAResumeCursor() throws {
             let daemon = try TestDaemon(config: EventWatch.fastConfig)
-            let setup = try daemon.connect()
-            let tasks = try (0..<4).map { try setup.createTask("noisy \($0)").id }
+            let setup = try EventKit.Client(socket: daemon.socket)
+            let tasks = try (0..<4).map { try setup.create("noisy \($0)").id }
 
             // The slow consumer: a raw connection that subscribes to everything live and then reads nothing.
             let slow = try SocketConnection(path: daemon.socket)
-            slow.setReceiveTimeout(10)
+            EventKit.setReceiveTimeout(slow, 10)
             try slow.send(
                 WireJSON.encode(RPCRequest(id: .int(1), method: Method.eventsWatch.rawValue, params: WatchParams())))
             #expect(eventually { (try? setup.status().subscribers) == 1 })
             let first = try setup.lastEventID()
 
             let socket = daemon.socket
-            let stop = Shared(false)
-            let produced = Shared(0)
+            let stop = EventKit.Shared(false)
+            let produced = EventKit.Shared(0)
             defer { stop.set(true) }
 
             // A well-behaved watcher on another connection must get every event, live.
-            let fastTarget = Shared<Int64?>(nil)
-            let fastIDs = Shared<[Int64]>([])
-            let fastOverflows = Shared(0)
-            let fastError = Shared<String?>(nil)
-            let fastSubscribed = Shared(false)
-            let fast = Background {
+            let fastTarget = EventKit.Shared<Int64?>(nil)
+            let fastIDs = EventKit.Shared<[Int64]>([])
+            let fastOverflows = EventKit.Shared(0)
+            let fastError = EventKit.Shared<String?>(nil)
+            let fastSubscribed = EventKit.Shared(false)
+            let fast = EventKit.Background {
                 do {
-                    let client = try KanbanClient(socket: socket)
-                    client.connection.setReceiveTimeout(30)
-                    var started: WatchResult = try client.call(.eventsWatch, WatchParams(since: first))
+                    // Short reads, so that the target set after the last event arrived is noticed.
+                    let client = try EventKit.Client(socket: socket, timeout: 0.2)
+                    var started: WatchResult = try client.watch(WatchParams(since: first))
                     fastSubscribed.set(true)
+                    var lastProgress = Date()
                     while true {
                         if let target = fastTarget.get, (fastIDs.get.last ?? 0) >= target { return }
-                        switch try client.push() {
+                        let push: EventKit.Push
+                        do {
+                            push = try client.push()
+                        } catch {
+                            if Date().timeIntervalSince(lastProgress) > 30 { throw error }
+                            continue
+                        }
+                        lastProgress = Date()
+                        switch push {
                         case .event(let sub, let event):
                             if sub == started.subscription { fastIDs.update { $0.append(event.id) } }
                         case .overflow(let sub, let resume):
                             guard sub == started.subscription else { continue }
                             fastOverflows.update { $0 += 1 }
-                            started = try client.call(.eventsWatch, WatchParams(since: resume))
+                            started = try client.watch(WatchParams(since: resume))
                         case .other:
                             continue
                         }
@@ -199,10 +208,9 @@ extension Processes {
             #expect(eventually { fastSubscribed.get })
 
             // Another client keeps asking questions; every answer must stay fast.
-            let latencies = Shared<[Double]>([])
-            let asker = Background {
-                guard let client = try? KanbanClient(socket: socket) else { return }
-                client.connection.setReceiveTimeout(10)
+            let latencies = EventKit.Shared<[Double]>([])
+            let asker = EventKit.Background {
+                guard let client = try? EventKit.Client(socket: socket) else { return }
                 while !stop.get {
                     let start = DispatchTime.now().uptimeNanoseconds
                     do {
@@ -216,8 +224,8 @@ extension Processes {
 
             // Writers: four connections commenting as fast as they can.
             let writers = tasks.enumerated().map { index, task in
-                Background {
-                    guard let client = try? KanbanClient(socket: socket) else { return }
+                EventKit.Background {
+                    guard let client = try? EventKit.Client(socket: socket) else { return }
                     var i = 0
                     while !stop.get {
                         do { try client.comment(task, "noise \(index)-\(i)") } catch { return }
@@ -229,7 +237,6 @@ extension Processes {
 
             // Produce until the slow subscription has been cut off (the bus dropped it: only the
             // fast watcher is left), with at least 5000 events, and a hard ceiling.
-            let began = Date()
             let cutOff = eventually(timeout: 90) {
                 produced.get >= 5000 && (try? setup.status().subscribers) == 1 && fastOverflows.get == 0
             }
@@ -237,17 +244,16 @@ extension Processes {
             for writer in writers { #expect(writer.join()) }
             #expect(asker.join())
             #expect(cutOff, "the slow subscription was never cut off after \(produced.get) events")
-            let productionSeconds = Date().timeIntervalSince(began)
 
             // The rest: events after the cut-off, which only a resumed subscription can see.
             for i in 0..<50 { try setup.comment(tasks[0], "after the cut-off \(i)") }
-            let target = try setup.lastEventID()
+            let history = try setup.allEvents().filter { $0.id > first }
+            let target = try #require(history.last?.id)
             fastTarget.set(target)
             #expect(fast.join(timeout: 30))
             #expect(fastError.get == nil)
             #expect(daemon.process?.isRunning == true)
 
-            let history = try setup.allEvents().filter { $0.id > first }
             #expect(fastOverflows.get == 0, "a reader that keeps up is never cut off")
             #expect(fastIDs.get == history.map(\.id), "the fast watcher saw every event, once, in order")
 
@@ -261,12 +267,12 @@ extension Processes {
             }
 
             // The slow reader finally reads: its reply, the events it had buffered, then the overflow.
-            let reply = try RawFrame.next(slow)
+            let reply = try EventKit.RawFrame.next(slow)
             #expect(reply.id == .int(1))
             var slowEvents: [EventInfo] = []
             var resume: Int64?
             while resume == nil {
-                let frame = try RawFrame.next(slow)
+                let frame = try EventKit.RawFrame.next(slow)
                 switch frame.method {
                 case PushMethod.event: slowEvents.append(try frame.decode(EventPush.self).event)
                 case PushMethod.overflow: resume = try frame.decode(OverflowPush.self).resumeFrom
@@ -274,7 +280,6 @@ extension Processes {
                 }
             }
             let resumeFrom = try #require(resume)
-            print("slow consumer: cut off after \(produced.get) events in \(productionSeconds) s; buffered \(slowEvents.count), resume from \(resumeFrom)")
             #expect(slowEvents.count >= 4096, "at least the buffer limit was delivered before the cut-off")
             #expect(slowEvents.count < history.count)
             #expect(slowEvents.last?.id == resumeFrom, "the resume cursor is the last event delivered")
@@ -288,7 +293,7 @@ extension Processes {
             var rest: [EventInfo] = []
             var resumed = false
             while (rest.last?.id ?? resumeFrom) < target {
-                let frame = try RawFrame.next(slow)
+                let frame = try EventKit.RawFrame.next(slow)
                 if frame.id == .int(2) {
                     resumed = true
                     continue
@@ -302,41 +307,60 @@ extension Processes {
             #expect(daemon.process?.isRunning == true)
         }
 
+        @Test func twoSubscriptionsOnOneConnectionAreToldApartByTheirID() throws {
+            let daemon = try TestDaemon(config: "max_concurrent = 0\n")
+            let c = try EventKit.Client(socket: daemon.socket)
+            let mine = try c.create("mine", assignee: "alice")
+            let theirs = try c.create("theirs", assignee: "bob")
+            let watcher = try EventKit.Client(socket: daemon.socket)
+            let all = try watcher.watch(WatchParams(since: 0))
+            let alice = try watcher.watch(WatchParams(since: 0, assignee: "alice"))
+            #expect(all.subscription != alice.subscription)
+            try c.comment(mine.id, "for both")
+            try c.comment(theirs.id, "for one")
+            let history = try c.allEvents()
+            var seen: [Int: [Int64]] = [:]
+            while seen[all.subscription, default: []].count < history.count
+                || seen[alice.subscription, default: []].count < 2
+            {
+                guard case .event(let sub, let event) = try watcher.push() else { throw TestFailure("unexpected push") }
+                seen[sub, default: []].append(event.id)
+            }
+            #expect(seen[all.subscription] == history.map(\.id))
+            #expect(seen[alice.subscription] == history.filter { $0.taskID == mine.id }.map(\.id))
+            #expect(watcher.isQuiet(for: 0.1))
+        }
+
+        /// `since` means "events after this id", also when the cursor is ahead of what the bus has
+        /// published — as a cursor read from `events.list` can be, since a commit is visible to readers
+        /// a moment before it is published.
+        @Test func watchNeverDeliversEventsAtOrBeforeItsCursor() throws {
+            let daemon = try TestDaemon()
+            let c = try EventKit.Client(socket: daemon.socket)
+            let task = try c.create("counting")
+            let last = try c.lastEventID()
+            let watcher = try EventKit.Client(socket: daemon.socket)
+            let since = last + 3
+            let started = try watcher.watch(WatchParams(since: since))
+            for i in 0..<5 { try c.comment(task.id, "comment \(i)") }
+            let history = try c.allEvents()
+            let expected = history.filter { $0.id > since }.map(\.id)
+            #expect(expected.count == 2)
+            let got = try watcher.events(of: started.subscription) { ($0.last?.id ?? 0) >= history.last!.id }.map(\.id)
+            #expect(got == expected, "asked for events after \(since), got \(got)")
+        }
+
         @Test func closingAWatchingConnectionEndsItsSubscription() throws {
             let daemon = try TestDaemon()
-            let c = try daemon.connect()
+            let c = try EventKit.Client(socket: daemon.socket)
             do {
-                let watcher = try daemon.connect()
+                let watcher = try EventKit.Client(socket: daemon.socket)
                 _ = try watcher.watch(WatchParams(since: 0))
                 #expect(eventually { (try? c.status().subscribers) == 1 })
-                watcher.connection.close()
+                watcher.raw.connection.close()
             }
             #expect(eventually { (try? c.status().subscribers) == 0 })
-            try c.createTask("still fine")
+            try c.create("still fine")
         }
     }
-}
-
-/// One frame read from a raw connection, with its envelope decoded.
-struct RawFrame: CustomStringConvertible {
-    var bytes: [UInt8]
-    var id: JSONValue?
-    var method: String?
-
-    private struct Head: Decodable {
-        var id: JSONValue?
-        var method: String?
-    }
-
-    static func next(_ connection: SocketConnection) throws -> RawFrame {
-        guard let bytes = try connection.receive() else { throw TestFailure("kanband closed the connection") }
-        let head = try WireJSON.decoder().decode(Head.self, from: Data(bytes))
-        return RawFrame(bytes: bytes, id: head.id, method: head.method)
-    }
-
-    func decode<P: Codable>(_ type: P.Type) throws -> P {
-        try WireJSON.decoder().decode(RPCNotification<P>.self, from: Data(bytes)).params
-    }
-
-    var description: String { String(decoding: bytes.prefix(300), as: UTF8.self) }
 }
