@@ -59,7 +59,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KanbanTests",
-            dependencies: ["KanbanProtocol", "KanbanDaemon", "KanbanClient", "KanbanCommands"]
+            dependencies: ["KanbanProtocol", "KanbanDaemon", "KanbanClient", "KanbanCommands"],
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -66,6 +66,9 @@ int ckanban_spawn(char *const argv[], char *const envp[], const char *cwd, int o
     rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+    // Nothing of the daemon's leaks into the worker: not its sockets, epoll or pidfile descriptors,
+    // nor whatever kanband itself inherited.
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     if (rc == 0 && cwd) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
     if (rc == 0) rc = posix_spawn(pid_out, resolved, &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);

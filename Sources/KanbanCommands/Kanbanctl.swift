@@ -70,7 +70,7 @@ public enum KanbanCLI {
                 err("kanbanctl: \(message)")
                 return ExitStatus.unreachable
             case .server(let error):
-                err("kanbanctl: \(error.message)")
+                err("kanbanctl: \(error.message) [\(error.kind.rawValue)]")
                 return [.invalidParams, .invalidRequest].contains(error.kind) ? ExitStatus.usage : ExitStatus.refused
             }
         default:

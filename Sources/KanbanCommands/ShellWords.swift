@@ -7,10 +7,14 @@ enum ShellWords {
         var inWord = false
         var quote: Character?
         var escaped = false
+        var escapedInQuotes = false
         for character in line {
             if escaped {
+                // Inside double quotes a backslash escapes only these; before anything else it is literal.
+                if escapedInQuotes && !["\"", "\\", "$", "`", "\n"].contains(character) { current.append("\\") }
                 current.append(character)
                 escaped = false
+                escapedInQuotes = false
                 continue
             }
             if let open = quote {
@@ -18,6 +22,7 @@ enum ShellWords {
                     quote = nil
                 } else if character == "\\" && open == "\"" {
                     escaped = true
+                    escapedInQuotes = true
                 } else {
                     current.append(character)
                 }

@@ -242,7 +242,7 @@ func bulk(_ ids: [String], _ body: (String) throws -> String) throws {
         do {
             out(try body(id))
         } catch let ClientError.server(error) {
-            err("kanbanctl: \(error.message)")
+            err("kanbanctl: \(error.message) [\(error.kind.rawValue)]")
             failed = true
         }
     }

@@ -42,13 +42,23 @@ public enum KanbanDaemon {
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             pidfile = try Pidfile(path: pidfilePath)
-            board = try Board(path: locations.database, durability: config.durability)
+            // The socket before the database: a second daemon (another pidfile, same socket) is
+            // turned away before it touches the live database.
             if let inherited = ListeningSocket.fromSocketActivation() {
                 listenFD = inherited
                 activated = true
             } else {
                 listenFD = try ListeningSocket.bind(path: locations.socket)
                 activated = false
+            }
+            do {
+                board = try Board(path: locations.database, durability: config.durability)
+            } catch {
+                if !activated {
+                    close(listenFD)
+                    unlink(locations.socket)
+                }
+                throw error
             }
         } catch {
             FileHandle.standardError.write(Data("kanband: \(error)\n".utf8))

@@ -265,7 +265,6 @@ public enum EventKind {
     public static let unlinked = "unlinked"
     public static let commented = "commented"
     public static let promoted = "promoted"
-    public static let demoted = "demoted"
     public static let claimed = "claimed"
     public static let heartbeat = "heartbeat"
     public static let spawned = "spawned"

@@ -121,6 +121,20 @@ extension Kernel {
         return ending.outcome
     }
 
+    /// Puts a running task that has no run row back to ready (a claim from before runs existed).
+    func releaseRunlessClaim(_ db: Database, _ effects: inout WriteEffects, taskID: String) throws {
+        try db.execute(
+            sql: """
+                UPDATE tasks SET status = 'ready', current_run = NULL, claim_expires = NULL, ready_at = ?
+                WHERE id = ? AND status = 'running' AND current_run IS NULL
+                """, arguments: [clock.nowMillis(), taskID])
+        guard db.changesCount > 0 else { return }
+        try appendEvent(
+            db, &effects, task: taskID, kind: EventKind.reclaimed, payload: ["error": "claim expired"],
+            actor: Kernel.dispatcherClaimer)
+        effects.wakeDispatcher = true
+    }
+
     /// Runs the daemon still considers live.
     func liveRuns(_ db: Database) throws -> [StoredRun] {
         try Row.fetchAll(

@@ -65,8 +65,8 @@ actor Dispatcher: CommitObserver {
     private var wakeRequested = false
     private var loops: [Task<Void, Never>] = []
     private var lastGC: Int64 = 0
-    /// Tasks whose last attempt failed wait for the next periodic tick before another attempt, so a
-    /// failing spawn cannot spin through the breaker in a burst of retries.
+    /// Tasks whose last attempt failed wait `retry_delay` before another attempt, so a failing
+    /// spawn cannot spin through the breaker in a burst of retries.
     private var retryNotBefore: [String: Int64] = [:]
 
     init(
@@ -185,6 +185,12 @@ actor Dispatcher: CommitObserver {
             if let run, let worker = workers[run] {
                 if !dryRun && worker.stopReason == nil { stop(run, reason: .claimExpired) }
                 report.reclaimed.append(taskID)
+            } else if run == nil {
+                // A running task without a run (an older board's claim): release it.
+                report.reclaimed.append(taskID)
+                if !dryRun {
+                    try await board.write { db, fx in try kernel.releaseRunlessClaim(db, &fx, taskID: taskID) }
+                }
             } else if let run {
                 report.reclaimed.append(taskID)
                 if !dryRun {
@@ -221,7 +227,7 @@ actor Dispatcher: CommitObserver {
         retryNotBefore = retryNotBefore.filter { $0.value > now }
         for candidate in candidates {
             if let max, started_ >= max { break }
-            if !dryRun, retryNotBefore[candidate.id] != nil { continue }
+            if retryNotBefore[candidate.id] != nil { continue }
             let spec = config.worker(for: candidate.assignee)
             let assigneeCap = spec?.maxConcurrent
             if running >= config.maxConcurrent
@@ -245,7 +251,7 @@ actor Dispatcher: CommitObserver {
                 running += 1
                 perAssignee[candidate.assignee, default: 0] += 1
             case .failed(let gaveUp):
-                retryNotBefore[candidate.id] = now + Int64(config.interval * 1000)
+                retryNotBefore[candidate.id] = now + Int64(config.retryDelay * 1000)
                 report.spawnFailed.append(candidate.id)
                 if gaveUp { report.gaveUp.append(candidate.id) }
             case .lostRace:
@@ -360,7 +366,7 @@ actor Dispatcher: CommitObserver {
                 logTail: logs.tail(taskID: worker.taskID), countsAsFailure: true)
         }
         if ending.countsAsFailure {
-            retryNotBefore[worker.taskID] = clock.nowMillis() + Int64(config.interval * 1000)
+            retryNotBefore[worker.taskID] = clock.nowMillis() + Int64(config.retryDelay * 1000)
         }
         let kernel = board.kernel
         let limit = config.failureLimit
@@ -468,6 +474,7 @@ actor Dispatcher: CommitObserver {
                                 outcome: EventKind.crashed, error: "worker died while kanband was not running",
                                 countsAsFailure: true), failureLimit: limit)
                     }
+                    retryNotBefore[run.taskID] = clock.nowMillis() + Int64(config.retryDelay * 1000)
                 }
             }
         } catch {

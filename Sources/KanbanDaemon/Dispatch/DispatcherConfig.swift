@@ -22,6 +22,9 @@ public struct DispatcherConfig: Sendable, Equatable {
     public var maxConcurrent = 8
     /// Consecutive failures after which a task is blocked (`gave_up`).
     public var failureLimit = 5
+    /// Seconds a task waits after a failed attempt before the next one, so a broken command
+    /// cannot burn through the failure limit in a burst.
+    public var retryDelay: Double = 5
     /// Default claim lifetime in seconds; heartbeats extend it.
     public var claimTTL: Double = 900
     /// Seconds between SIGTERM and SIGKILL when a worker is stopped.
@@ -65,7 +68,7 @@ public struct DispatcherConfig: Sendable, Equatable {
         }
         var config = DispatcherConfig()
         let known: Set<String> = [
-            "interval", "max_concurrent", "failure_limit", "claim_ttl", "kill_grace", "log_max_bytes",
+            "interval", "max_concurrent", "failure_limit", "retry_delay", "claim_ttl", "kill_grace", "log_max_bytes",
             "event_retention_days", "log_retention_days", "worktree_repo", "durability", "workers",
         ]
         for key in table.keys where !known.contains(key) {
@@ -89,6 +92,7 @@ public struct DispatcherConfig: Sendable, Equatable {
         if let value = try integer("max_concurrent", in: table, min: 0) { config.maxConcurrent = value }
         if let value = try integer("failure_limit", in: table, min: 1) { config.failureLimit = value }
         if let value = try number("claim_ttl", in: table, min: 0.01) { config.claimTTL = value }
+        if let value = try number("retry_delay", in: table, min: 0) { config.retryDelay = value }
         if let value = try number("kill_grace", in: table, min: 0) { config.killGrace = value }
         if let value = try integer("log_max_bytes", in: table, min: 1024) { config.logMaxBytes = value }
         if let value = try number("event_retention_days", in: table, min: 0) { config.eventRetentionDays = value }

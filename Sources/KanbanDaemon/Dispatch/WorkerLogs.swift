@@ -81,11 +81,12 @@ struct WorkerLogs: Sendable {
         let count = limit > 0 ? bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, limit, off_t(start)) } : 0
         bytes = Array(bytes.prefix(max(count, 0)))
         if truncated, p.offset == nil {
-            // Drop the partial first line, unless the window has no newline at all (one giant line).
-            if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline + 1 < bytes.count {
+            // Drop the partial first line — unless the window starts on a line boundary, or the
+            // only newline ends the window (one giant last line): then the raw tail is the answer.
+            var before: UInt8 = 0
+            let startsOnBoundary = start > 0 && pread(fd, &before, 1, off_t(start - 1)) == 1 && before == UInt8(ascii: "\n")
+            if !startsOnBoundary, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline + 1 < bytes.count {
                 bytes = Array(bytes[(newline + 1)...])
-            } else if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline + 1 == bytes.count {
-                bytes = []
             }
         }
         return LogResult(

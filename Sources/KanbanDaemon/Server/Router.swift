@@ -66,11 +66,18 @@ final class Router: Sendable {
         let head: RPCRequestHead
         do {
             head = try WireJSON.decoder().decode(RPCRequestHead.self, from: data)
+        } catch where (try? WireJSON.decoder().decode(JSONValue.self, from: data)) != nil {
+            // Valid JSON, but not an object: not a request.
+            return Router.failure(
+                id: .null,
+                RPCErrorObject(
+                    code: RPC.Code.invalidRequest, message: "invalid request: a request must be a JSON object",
+                    data: .init(kind: ErrorKind.invalidRequest.rawValue)))
         } catch {
             return Router.failure(
                 id: .null,
                 RPCErrorObject(
-                    code: RPC.Code.parseError, message: "parse error: the frame is not a JSON object",
+                    code: RPC.Code.parseError, message: "parse error: the frame is not valid JSON",
                     data: .init(kind: ErrorKind.parseError.rawValue)))
         }
         let id = head.id ?? .null

@@ -69,6 +69,10 @@ enum Migrations {
         ALTER TABLE tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE tasks ADD COLUMN last_error TEXT;
         UPDATE tasks SET ready_at = created_at WHERE status = 'ready';
+        -- v1 had no runs table: a claim made under v1 has no run to fence or reclaim, so the task
+        -- goes back to ready (its worker, if any, gets stale_run from now on).
+        UPDATE tasks SET status = 'ready', ready_at = created_at, current_run = NULL, claim_expires = NULL
+            WHERE status = 'running';
         CREATE INDEX tasks_failing ON tasks(failures) WHERE failures > 0;
         CREATE INDEX tasks_completed ON tasks(completed_at) WHERE completed_at IS NOT NULL;
         CREATE TABLE runs (

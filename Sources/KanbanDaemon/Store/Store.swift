@@ -31,6 +31,12 @@ public final class Store: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
+        // Owner-only from the first byte (SQLite gives the -wal and -shm files the same mode),
+        // whatever the umask or the home's mode.
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
         let pool = try DatabasePool(path: path, configuration: config)
         self.pool = pool
         self.schemaVersion = try pool.writeWithoutTransaction { db in
@@ -66,7 +72,9 @@ public final class Store: Sendable {
         try pool.read(body)
     }
 
-    /// Stops the writer and closes every connection.
+    deinit { writer.stop() }
+
+    /// Stops the writer (after its pending writes) and closes every connection.
     public func close() {
         writer.stop()
         try? pool.close()

@@ -23,11 +23,17 @@ final class WriteQueue: @unchecked Sendable {
     private var pending: [Job] = []
     private var stopped = false
     private var thread: Thread?
+    /// Signalled when the writer thread has finished its last batch.
+    private let finished = DispatchSemaphore(value: 0)
 
     init(pool: DatabasePool, onCommit: @escaping @Sendable ([WriteEffects]) -> Void) {
         self.pool = pool
         self.onCommit = onCommit
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the queue strongly until `stop()` lets it finish.
+        let thread = Thread { [self] in
+            self.loop()
+            self.finished.signal()
+        }
         thread.name = "kanban-writer"
         thread.qualityOfService = .userInitiated
         self.thread = thread
@@ -63,11 +69,14 @@ final class WriteQueue: @unchecked Sendable {
         }
     }
 
+    /// Refuses new writes, lets the pending ones commit, and returns once the thread is done.
     func stop() {
         condition.lock()
+        let wasStopped = stopped
         stopped = true
         condition.broadcast()
         condition.unlock()
+        if !wasStopped { finished.wait() }
     }
 
     private func loop() {

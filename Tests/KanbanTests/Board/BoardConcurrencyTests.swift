@@ -95,6 +95,24 @@ import Testing
         #expect(try await f.allEvents().map(\.kind) == ["created"])
     }
 
+    @Test func moreConcurrentWritesThanOneBatchHoldAllCommit() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let board = f.board
+        let count = WriteQueue.maxBatch + 88
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<count {
+                group.addTask { try await board.create(CreateParams(title: "bulk \(index)"), actor: "bulk").task.id }
+            }
+            var ids: [String] = []
+            for try await id in group { ids.append(id) }
+            return ids
+        }
+        #expect(Set(ids).count == count)
+        #expect(try await board.list(ListParams()).count == count)
+        #expect(try await f.allEvents().count == count)
+    }
+
     @Test func aBatchCommitsItsSuccessesAndDropsItsFailures() async throws {
         let f = try BoardFixture()
         defer { f.close() }

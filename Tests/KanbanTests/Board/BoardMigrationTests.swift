@@ -57,7 +57,7 @@ import Testing
 
         // Tasks, links, comments and events are all there.
         let tasks = try await board.list(ListParams(archived: true))
-        #expect(tasks.count == 6)
+        #expect(tasks.count == 7)
         let design = try await board.task("t_00000000000000a1")
         #expect(design.status == .done)
         #expect(design.result == "schema agreed: four tables")
@@ -79,8 +79,8 @@ import Testing
         #expect(try await board.task("t_00000000000000c3").status == .todo)
         #expect(try await board.task("t_00000000000000d4").tenant == "acme")
         let history = try await board.events(EventsListParams(since: 0, limit: 100)).events
-        #expect(history.count == 10)
-        #expect(history.map(\.id) == Array(1...10))
+        #expect(history.count == 12)
+        #expect(history.map(\.id) == Array(1...12))
         #expect(history[3].payload?["result_len"] == 26)
 
         // The new columns and tables work: a claim opens a run, a completion promotes the v1 child.
@@ -92,8 +92,8 @@ import Testing
         try await board.complete(CompleteParams(id: "t_00000000000000b2", result: "built", runID: claim.runID), actor: "t")
         #expect(try await board.task("t_00000000000000c3").status == .ready)
         // New events continue the old id sequence.
-        let newer = try await board.events(EventsListParams(since: 10)).events
-        #expect(newer.first?.id == 11)
+        let newer = try await board.events(EventsListParams(since: 12)).events
+        #expect(newer.first?.id == 13)
         #expect(newer.map(\.kind) == ["claimed", "completed", "promoted"])
 
         // Idempotency keys written by v1 still apply; an archived task's key is free again.
@@ -109,6 +109,40 @@ import Testing
         #expect(stats.byStatus["archived"] == nil)
     }
 
+    /// A task that was running under v1 has a `current_run` but no `runs` row (v1 had no runs table).
+    /// After the upgrade it must still be recoverable: either the migration gives it a live run the
+    /// dispatcher can see, or puts it back to ready. The dispatcher's reclaim of an expired claim
+    /// (`expiredClaims` then `finishRun(reclaimed)`, Dispatcher.pass step 1) must free it.
+    @Test func aTaskRunningUnderV1IsRecoverableAfterTheUpgrade() async throws {
+        let dir = TempDir("kanban-migrate")
+        let path = dir.path + "/kanban.db"
+        _ = try Self.sqlite(path, script: Self.v1Fixture)
+        let board = try Board(path: path, durability: .normal, clock: ManualBoardClock())
+        defer { board.close() }
+        let kernel = board.kernel
+        let id = "t_00000000000000a7"
+        let before = try await board.task(id)
+        if before.status == .running {
+            let live = try await board.read { db in try kernel.liveRuns(db) }
+            #expect(
+                live.contains { $0.taskID == id },
+                "running task \(id) has current_run \(before.currentRunID.map(String.init) ?? "nil") but no live run")
+        }
+        // What a dispatcher pass does with an expired claim whose worker it does not know.
+        let now = ManualBoardClock().nowMillis()
+        let expired = try await board.read { db in try kernel.expiredClaims(db, now: now) }
+        for (_, run) in expired {
+            guard let run else { continue }
+            try await board.write { db, fx in
+                try kernel.finishRun(
+                    db, &fx, run: run,
+                    ending: RunEnding(outcome: EventKind.reclaimed, error: "claim expired", countsAsFailure: false),
+                    failureLimit: 5)
+            }
+        }
+        #expect(try await board.task(id).status == .ready, "a v1 task with an expired claim stays running forever")
+    }
+
     @Test func reopeningAMigratedDatabaseKeepsEverything() async throws {
         let dir = TempDir("kanban-migrate")
         let path = dir.path + "/kanban.db"
@@ -119,7 +153,7 @@ import Testing
         let second = try Board(path: path, durability: .normal)
         defer { second.close() }
         #expect(second.store.schemaVersion == 2)
-        #expect(try await second.list(ListParams(archived: true)).count == 7)
+        #expect(try await second.list(ListParams(archived: true)).count == 8)
         #expect(try await second.task(created.id).title == "added after migration")
         #expect(try Self.sqlite(path, sql: "PRAGMA user_version;") == "2")
     }

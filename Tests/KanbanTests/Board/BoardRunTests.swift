@@ -227,6 +227,30 @@ import Testing
         #expect(after.runs.first?.signal == 15)
     }
 
+    @Test func aLateEndingOfAnOldRunLeavesTheNewRunAlone() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let task = try await f.create("work", assignee: "bot")
+        let first = try await f.claim(task.id)
+        try await f.board.heartbeat(HeartbeatParams(id: task.id, runID: first.runID), actor: "w")
+        try await f.finish(run: first.runID, RunEnding(outcome: "reclaimed", countsAsFailure: false))
+        let second = try await f.claim(task.id)
+        let before = try await f.snapshot(task.id)
+        // The reclaimed worker's exit is only seen now.
+        let changed = try await f.finish(
+            run: first.runID, RunEnding(outcome: "crashed", signal: 9, countsAsFailure: true))
+        #expect(!changed)
+        let after = try await f.snapshot(task.id)
+        #expect(after.task == before.task)
+        #expect(after.task.currentRunID == second.runID)
+        #expect(after.events == before.events)
+        #expect(after.runs.map(\.outcome) == ["reclaimed", "running"])
+        #expect(after.runs[0].signal == 9)
+        // A fresh run does not inherit the old run's heartbeat (reference §10.2, #119155).
+        #expect(after.runs[0].lastHeartbeatAt != nil)
+        #expect(after.runs[1].lastHeartbeatAt == nil)
+    }
+
     @Test func longErrorsAreCutTo500Characters() async throws {
         let f = try BoardFixture()
         defer { f.close() }

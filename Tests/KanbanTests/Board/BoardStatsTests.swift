@@ -46,7 +46,7 @@ import Testing
         #expect(stats.byAssignee["z"] == ["blocked": 1])
         #expect(stats.byAssignee.count == 3)
         // The oldest ready task became ready at `start`.
-        #expect(stats.oldestReadyAgeSeconds == 3600 + 1200)
+        #expect(stats.oldestReadyAgeSeconds == 4800.0)
         #expect(try await f.task(oldestReady.id).readyAt == start)
         // a and the archived one; `old` finished more than an hour ago.
         #expect(stats.completedLastHour == 2)

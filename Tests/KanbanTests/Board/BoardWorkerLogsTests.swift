@@ -98,6 +98,30 @@ import Testing
         #expect(l.logs.tail(taskID: "t_1", bytes: 10) == String(line.suffix(10)))
     }
 
+    /// The crash event's `log_tail` comes from this read. A last line longer than the window, ending in a
+    /// newline (what `print` writes), must still give its raw tail, as a line without the newline does;
+    /// today the window's only newline is its last byte and the read returns "".
+    @Test func aGiantLastLineEndingInANewlineStillGivesItsTail() throws {
+        let l = Logs()
+        let line = (0..<5000).map { String($0 % 10) }.joined()
+        try l.write("short first line\n" + line + "\n")
+        let result = try l.logs.read(LogParams(id: "t_1", tail: 100))
+        #expect(result.truncated)
+        #expect(result.content == String(line.suffix(99)) + "\n")
+        #expect(l.logs.tail(taskID: "t_1", bytes: 100).hasSuffix(String(line.suffix(20)) + "\n"))
+    }
+
+    /// Only a *partial* first line is dropped: when the window starts exactly at the start of a line,
+    /// that line is whole and is kept.
+    @Test func aTailWindowStartingOnALineBoundaryKeepsThatLine() throws {
+        let l = Logs()
+        let text = (0..<10).map { "line \($0)\n" }.joined()  // 7 bytes a line
+        try l.write(text)
+        let result = try l.logs.read(LogParams(id: "t_1", tail: 28))  // starts exactly at "line 6"
+        #expect(result.truncated)
+        #expect(result.content == "line 6\nline 7\nline 8\nline 9\n")
+    }
+
     @Test func offsetReadsFollowTheLog() throws {
         let l = Logs()
         try l.write("first\n")

@@ -10,11 +10,13 @@ extension Processes {
             let daemon = try TestDaemon(
                 config: """
                     interval = 0.2
+                    retry_delay = 0.2
                     failure_limit = 3
 
                     [workers.w]
                     command = ["/nonexistent/kanban-worker", "{task_id}"]
                     """)
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("cannot start", "--assignee", "w")
             #expect(eventually { (try? daemon.task(id).status) == .blocked }, "\(daemon.daemonLog)")
             // Several more ticks pass: a blocked task is not retried.
@@ -52,7 +54,8 @@ extension Processes {
                 kanbanctl complete --result "third time"
                 """
             let daemon = try TestDaemon(
-                config: DispatchKit.config("interval = 0.2\nfailure_limit = 5", DispatchKit.shellWorker("w", script)))
+                config: DispatchKit.config("interval = 0.2\nretry_delay = 0.2\nfailure_limit = 5", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("flaky", "--assignee", "w")
             #expect(eventually { (try? daemon.task(id).status) == .done }, "\(daemon.daemonLog)")
             let detail = try daemon.detail(id)
@@ -69,11 +72,13 @@ extension Processes {
             let daemon = try TestDaemon(
                 config: """
                     interval = 0.2
+                    retry_delay = 0.2
                     failure_limit = 2
 
                     [workers.w]
                     command = ["/nonexistent/kanban-worker"]
                     """)
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("blocked twice", "--assignee", "w")
             #expect(eventually { (try? daemon.task(id).status) == .blocked }, "\(daemon.daemonLog)")
             #expect(try daemon.task(id).consecutiveFailures == 2)

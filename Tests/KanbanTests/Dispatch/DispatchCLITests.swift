@@ -20,6 +20,7 @@ extension Processes {
             let limit = 4096
             let daemon = try TestDaemon(
                 config: DispatchKit.config("interval = 60\nlog_max_bytes = \(limit)", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("chatty", "--assignee", "w")
             let log = daemon.home + "/logs/\(id).log"
             var largest = 0
@@ -41,6 +42,7 @@ extension Processes {
         @Test func logTailDropsThePartialFirstLine() throws {
             let script = "printf 'alpha\\nbravo\\ncharlie\\n'; kanbanctl complete --result ok > /dev/null"
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("talks", "--assignee", "w")
             #expect(eventually { (try? daemon.task(id).status) == .done }, "\(daemon.daemonLog)")
             let full = daemon.ctl("log", id)
@@ -63,7 +65,8 @@ extension Processes {
                 exit 4
                 """
             let daemon = try TestDaemon(
-                config: DispatchKit.config("interval = 0.2\nfailure_limit = 5", DispatchKit.shellWorker("w", script)))
+                config: DispatchKit.config("interval = 0.2\nretry_delay = 0.2\nfailure_limit = 5", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("second try", "--assignee", "w")
             #expect(eventually { (try? daemon.task(id).status) == .done }, "\(daemon.daemonLog)")
             #expect(eventually { (try? DispatchKit.runs(daemon, id).last?.exitCode) == 0 })
@@ -93,6 +96,7 @@ extension Processes {
                 config: DispatchKit.config(
                     "interval = 60\nmax_concurrent = 3\nfailure_limit = 4\nclaim_ttl = 100",
                     DispatchKit.shellWorker("w", "exec sleep 30", "max_concurrent = 1")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("busy", "--assignee", "w")
             _ = try DispatchKit.waitForWorker(daemon, id)
             // No [workers.ghost] and no "*" fallback: a spawn failure with a clear reason.
@@ -129,6 +133,7 @@ extension Processes {
             let v1 = DispatchKit.config(
                 "interval = 60\nmax_concurrent = 3", DispatchKit.shellWorker("w", "kanbanctl complete --result v1"))
             let daemon = try TestDaemon(config: v1)
+            defer { DispatchKit.shutdown(daemon) }
 
             try "max_concurrent = [oops\n".write(toFile: path(daemon), atomically: true, encoding: .utf8)
             let bad = daemon.ctl("reload")

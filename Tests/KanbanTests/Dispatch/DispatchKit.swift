@@ -90,6 +90,58 @@ enum DispatchKit {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
     }
 
+    // MARK: daemon life
+
+    /// SIGKILLs kanband without waiting through Foundation's `Process`, which learns of its
+    /// child's exit from EOF on a socket the child inherits. kanband passes that descriptor on to
+    /// its workers (see `workersInheritOnlyTheStandardDescriptors`), so while a worker lives,
+    /// `TestDaemon.crash()`/`stop()`/`deinit` would wait for it. Waits for the pid itself instead.
+    ///
+    /// The leader turning zombie is not enough: the other threads can still be exiting (one in
+    /// fsync, say) and hold the descriptor table, listening socket included, so a client could
+    /// still connect to the dead daemon's socket and be reset a moment later. Waits until no
+    /// thread but the zombie leader is left.
+    static func crashDaemon(_ daemon: TestDaemon) {
+        let pid = daemon.pid
+        guard pid > 0 else { return }
+        kill(pid, SIGKILL)
+        eventually(timeout: 5) { !isAlive(pid) && livingThreads(pid) == 0 }
+    }
+
+    /// Threads of `pid` that have not finished exiting (a zombie leader does not count).
+    static func livingThreads(_ pid: Int32) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.filter { tid in
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                let close = text.lastIndex(of: ")")
+            else { return false }
+            let state = text[text.index(after: close)...].split(separator: " ").first ?? ""
+            return state != "Z" && state != "X"
+        }.count
+    }
+
+    /// End of every test: the daemon first (so it cannot start another worker), then every
+    /// process of this board, so that TestDaemon's deinit never waits on a live worker.
+    static func shutdown(_ daemon: TestDaemon) {
+        crashDaemon(daemon)
+        for _ in 0..<50 {
+            daemon.killWorkers()
+            if workerEnvironments(home: daemon.home).isEmpty { break }
+            usleep(20_000)
+        }
+    }
+
+    /// A process's open descriptors: number → what it points at.
+    static func descriptors(_ pid: Int32) -> [Int: String] {
+        let dir = "/proc/\(pid)/fd"
+        var result: [Int: String] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let fd = Int(entry) else { continue }
+            result[fd] = (try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + entry)) ?? "?"
+        }
+        return result
+    }
+
     // MARK: board views
 
     static func events(_ daemon: TestDaemon, _ id: String) throws -> [EventInfo] {

@@ -15,6 +15,7 @@ extension Processes {
                 kanbanctl complete --result "done by $KANBAN_ASSIGNEE"
                 """
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let before = Date()
             let id = try daemon.create("do it now", "--assignee", "w")
             let marker = daemon.home + "/env." + id
@@ -52,6 +53,7 @@ extension Processes {
                 kanbanctl complete --result "r-$KANBAN_TASK_ID"
                 """
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let a = try daemon.create("a", "--assignee", "w")
             let b = try daemon.create("b", "--assignee", "w", "--parent", a)
             let c = try daemon.create("c", "--assignee", "w", "--parent", b)
@@ -94,6 +96,7 @@ extension Processes {
                 config: DispatchKit.config(
                     "interval = 60\nmax_concurrent = 2",
                     DispatchKit.shellWorker("*", Dispatching.countingWorker(group: "all", sleep: 0.3))))
+            defer { DispatchKit.shutdown(daemon) }
             var ids: [String] = []
             for index in 0..<5 { ids.append(try daemon.create("job \(index)", "--assignee", "a\(index % 2)")) }
             var maxLive = 0
@@ -116,6 +119,7 @@ extension Processes {
                     "interval = 60\nmax_concurrent = 8",
                     DispatchKit.shellWorker("x", Dispatching.countingWorker(group: "x", sleep: 0.4), "max_concurrent = 1"),
                     DispatchKit.shellWorker("y", Dispatching.countingWorker(group: "y", sleep: 0.4))))
+            defer { DispatchKit.shutdown(daemon) }
             var ids: [String] = []
             for index in 0..<3 { ids.append(try daemon.create("x\(index)", "--assignee", "x")) }
             for index in 0..<3 { ids.append(try daemon.create("y\(index)", "--assignee", "y")) }
@@ -140,9 +144,12 @@ extension Processes {
         }
 
         @Test func dryRunChangesNothingAndHonoursMax() throws {
-            // Workers fail at once; with interval = 60 their tasks then wait, ready, for the next tick.
+            // Workers fail at once; with interval = 60 their tasks then wait, ready, for the next tick
+            // (their retry delay of 0.2 s is over by the time of the dry run).
             let daemon = try TestDaemon(
-                config: DispatchKit.config("interval = 60\nfailure_limit = 5", DispatchKit.shellWorker("w", "exit 1")))
+                config: DispatchKit.config(
+                    "interval = 60\nretry_delay = 0.2\nfailure_limit = 5", DispatchKit.shellWorker("w", "exit 1")))
+            defer { DispatchKit.shutdown(daemon) }
             var ids: [String] = []
             for index in 0..<3 { ids.append(try daemon.create("fails \(index)", "--assignee", "w")) }
             #expect(
@@ -151,7 +158,7 @@ extension Processes {
             // An external claim that expires: a real pass would reclaim it.
             let external = try daemon.create("claimed elsewhere")
             #expect(daemon.ctl("claim", external, "--ttl", "0.05").code == 0)
-            usleep(150_000)
+            usleep(250_000)
             let unassigned = try daemon.create("nobody's")
 
             let before = try Dispatching.snapshot(daemon)

@@ -10,6 +10,7 @@ extension Processes {
         @Test func sigkilledWorkerPutsTheTaskBackWithItsSignal() throws {
             let daemon = try TestDaemon(
                 config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", "echo working; exec sleep 30")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("will be killed", "--assignee", "w")
             let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
             #expect(kill(pid, SIGKILL) == 0)
@@ -32,8 +33,24 @@ extension Processes {
             #expect(detail.task.currentRunID == nil)
         }
 
+        /// A worker gets stdin, stdout and stderr and nothing else of kanband's: no descriptor kanband
+        /// opened without O_CLOEXEC, and none kanband itself inherited from whoever started it.
+        @Test func workersInheritOnlyTheStandardDescriptors() throws {
+            let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", "exec sleep 30")))
+            defer { DispatchKit.shutdown(daemon) }
+            let id = try daemon.create("look at my fds", "--assignee", "w")
+            let (_, pid) = try DispatchKit.waitForWorker(daemon, id)
+            let fds = DispatchKit.descriptors(pid)
+            #expect(fds[0] == "/dev/null")
+            #expect(fds[1] == daemon.home + "/logs/\(id).log")
+            #expect(fds[2] == daemon.home + "/logs/\(id).log")
+            let extra = fds.filter { $0.key > 2 }.sorted { $0.key < $1.key }.map { "\($0.key) -> \($0.value)" }
+            #expect(extra.isEmpty, "worker inherited kanband's descriptors: \(extra)")
+        }
+
         @Test func workerExitingZeroWithoutCompletingIsAFailure() throws {
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", "exit 0")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("forgets to complete", "--assignee", "w")
             #expect(try eventually { try DispatchKit.kinds(daemon, id).contains("exited_without_result") }, "\(daemon.daemonLog)")
             let detail = try daemon.detail(id)
@@ -53,6 +70,7 @@ extension Processes {
             let daemon = try TestDaemon(
                 config: DispatchKit.config(
                     "interval = 0.2\nclaim_ttl = 1\nkill_grace = 0.5", DispatchKit.shellWorker("w", "exec sleep 30")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("silent", "--assignee", "w")
             let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
             var maxLiveRuns = 0
@@ -94,6 +112,7 @@ extension Processes {
                 config: DispatchKit.config(
                     "interval = 0.2\nclaim_ttl = 0.5\nkill_grace = 0.5",
                     DispatchKit.shellWorker("w", "trap '' TERM; while true; do sleep 0.1; done")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("stubborn", "--assignee", "w")
             let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
             var aliveAtReclaim: Bool?
@@ -121,6 +140,7 @@ extension Processes {
                 """
             let daemon = try TestDaemon(
                 config: DispatchKit.config("interval = 0.2\nclaim_ttl = 1", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("long", "--assignee", "w")
             #expect(eventually(timeout: 8) { (try? daemon.task(id).status) == .done }, "\(daemon.daemonLog)")
             let detail = try daemon.detail(id)
@@ -135,6 +155,7 @@ extension Processes {
                 config: DispatchKit.config(
                     "interval = 60\nkill_grace = 0.5\nfailure_limit = 5",
                     DispatchKit.shellWorker("w", "exec sleep 30", "max_runtime = 0.5")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("too slow", "--assignee", "w")
             let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
             #expect(try eventually(timeout: 3) { try DispatchKit.kinds(daemon, id).contains("timed_out") }, "\(daemon.daemonLog)")
@@ -153,6 +174,7 @@ extension Processes {
 
         @Test func staleRunIDIsRefused() throws {
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", "exec sleep 30")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("fenced", "--assignee", "w")
             let (run, _) = try DispatchKit.waitForWorker(daemon, id)
             let before = try daemon.detail(id)
@@ -162,6 +184,7 @@ extension Processes {
             #expect(result.code == 1, "\(result)")
             #expect(result.stderr.contains("not the live run"), "\(result.stderr)")
             #expect(result.stderr.contains(wrong))
+            #expect(result.stderr.contains("stale_run"), "the refusal's kind should be on stderr: \(result.stderr)")
             // The same call through the client library carries the stable kind.
             do {
                 let _: TaskResult = try daemon.client().call(
@@ -193,6 +216,7 @@ extension Processes {
                 """
             let daemon = try TestDaemon(
                 config: DispatchKit.config("interval = 60\nkill_grace = 0.5", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("forks", "--assignee", "w")
             #expect(eventually { (try? daemon.task(id).status) == .done }, "\(daemon.daemonLog)")
             // The run ends when the worker exits: its exit status is then on the run.

@@ -17,9 +17,10 @@ extension Processes {
                 exit 9
                 """
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", script)))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("outlives its daemon", "--assignee", "w")
             let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
-            daemon.crash()
+            DispatchKit.crashDaemon(daemon)
             #expect(DispatchKit.isAlive(pid), "the worker died with its daemon")
             try daemon.start()
 
@@ -42,9 +43,10 @@ extension Processes {
 
         @Test func workerThatDiedWhileTheDaemonWasDownIsCrashed() throws {
             let daemon = try TestDaemon(config: DispatchKit.config("interval = 60", DispatchKit.shellWorker("w", "exec sleep 30")))
+            defer { DispatchKit.shutdown(daemon) }
             let id = try daemon.create("dies alone", "--assignee", "w")
             let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
-            daemon.crash()
+            DispatchKit.crashDaemon(daemon)
             #expect(kill(pid, SIGKILL) == 0)
             #expect(eventually(timeout: 2) { !DispatchKit.isAlive(pid) })
             try daemon.start()

@@ -56,6 +56,7 @@ extension Processes {
         @Test func killNineUnderLoadLosesNoAcknowledgedWrite() throws {
             let daemon = try TestDaemon(config: """
                 interval = 0.2
+                retry_delay = 0.2
                 kill_grace = 0.5
                 [workers.w]
                 command = ["/bin/sh", "-c", "sleep 0.05; kanbanctl complete --result by-worker"]

@@ -70,7 +70,10 @@ VALUES
     ('t_00000000000000e5', 'Archived request', NULL, 'bot', 'archived', 0, NULL, 'scratch', NULL, 'script',
         1699990600000, NULL, NULL, NULL, NULL, 'k-archived', NULL, NULL),
     ('t_00000000000000f6', 'Live request', NULL, 'bot', 'ready', 0, NULL, 'scratch', NULL, 'script',
-        1699990700000, NULL, NULL, NULL, NULL, 'k-live', NULL, NULL);
+        1699990700000, NULL, NULL, NULL, NULL, 'k-live', NULL, NULL),
+    -- Claimed under v1 (its claim long expired): v1 had current_run but no runs table.
+    ('t_00000000000000a7', 'Half-done work', NULL, 'bot', 'running', 0, NULL, 'scratch', NULL, 'script',
+        1699990800000, 1699990900000, NULL, NULL, NULL, NULL, 7, 1699991800000);
 
 INSERT INTO links (parent_id, child_id) VALUES
     ('t_00000000000000a1', 't_00000000000000b2'),
@@ -89,4 +92,6 @@ INSERT INTO events (task_id, run_id, kind, payload, actor, created_at) VALUES
     ('t_00000000000000d4', NULL, 'created', '{"status":"triage"}', 'carol', 1699990500000),
     ('t_00000000000000e5', NULL, 'created', '{"status":"ready"}', 'script', 1699990600000),
     ('t_00000000000000e5', NULL, 'archived', NULL, 'script', 1699990650000),
-    ('t_00000000000000f6', NULL, 'created', '{"status":"ready"}', 'script', 1699990700000);
+    ('t_00000000000000f6', NULL, 'created', '{"status":"ready"}', 'script', 1699990700000),
+    ('t_00000000000000a7', NULL, 'created', '{"status":"ready"}', 'script', 1699990800000),
+    ('t_00000000000000a7', 7, 'claimed', '{"claimer":"w7"}', 'w7', 1699990900000);

@@ -99,6 +99,31 @@ import Testing
         #expect(reader.pendingBytes == 0)
     }
 
+    @Test func chunksThatCutFramesAnywhereKeepEveryFrame() throws {
+        // Chunks never aligned with frames leave a remainder behind every read, so the reader's
+        // buffer compaction (past 64 KiB consumed) runs many times.
+        var stream: [UInt8] = []
+        var expected: [[UInt8]] = []
+        for index in 0..<3000 {
+            let body = Self.body("{\"seq\":\(index),\"pad\":\"\(String(repeating: "q", count: (index * 7) % 113))\"}")
+            expected.append(body)
+            stream += Framing.frame(body)
+        }
+        for chunkSize in [1, 3, 997, 70_001] {
+            var reader = FrameReader()
+            var received: [[UInt8]] = []
+            var offset = 0
+            while offset < stream.count {
+                let end = min(offset + chunkSize, stream.count)
+                reader.feed(stream[offset..<end])
+                offset = end
+                while let frame = try reader.next() { received.append(frame) }
+            }
+            #expect(received == expected, "chunk size \(chunkSize)")
+            #expect(reader.pendingBytes == 0)
+        }
+    }
+
     @Test func requestsRoundTripThroughFraming() throws {
         let request = RPCRequest(id: 7, method: Method.taskCreate.rawValue, params: CreateParams(title: "framed"))
         var reader = FrameReader()

@@ -1,0 +1,96 @@
+import Dispatch
+import Foundation
+import KanbanProtocol
+import Testing
+
+@testable import KanbanDaemon
+
+/// Opening and closing the store: writes after close fail cleanly, and closing a board while writes
+/// are in flight (what kanband does at shutdown) never crashes.
+@Suite struct BoardStoreLifecycleTests {
+    static let probeVariable = "KANBAN_TEST_STORE_TEARDOWN_PROBE"
+
+    @Test func writesAfterCloseFailWithoutTouchingTheDatabase() async throws {
+        let f = try BoardFixture()
+        let task = try await f.create("before close")
+        f.close()
+        await #expect(throws: StoreClosed.self) {
+            _ = try await f.board.create(CreateParams(title: "after close"), actor: "t")
+        }
+        let reopened = try Board(path: f.path, durability: .normal)
+        defer { reopened.close() }
+        #expect(try await reopened.list(ListParams()).map(\.id) == [task.id])
+    }
+
+    @Test func reopeningKeepsEverythingAndContinuesEventIDs() async throws {
+        let f = try BoardFixture()
+        let a = try await f.create("a")
+        try await f.complete(a.id, result: "r")
+        let last = try await f.allEvents().last!.id
+        f.close()
+        let board = try Board(path: f.path, durability: .normal, clock: f.clock)
+        defer { board.close() }
+        #expect(board.bus.lastPublished == last)
+        #expect(try await board.task(a.id).result == "r")
+        let b = try await board.create(CreateParams(title: "b"), actor: "t").task
+        let events = try await board.events(EventsListParams(since: last)).events
+        #expect(events.map(\.taskID) == [b.id])
+        #expect(events.first?.id == last + 1)
+    }
+
+    /// Run in a child process by `closingWithWritesInFlightDoesNotCrash` (a crash there must not take
+    /// this whole test run down); does nothing in a normal run.
+    @Test func teardownProbe() async throws {
+        guard ProcessInfo.processInfo.environment[Self.probeVariable] == "1" else { return }
+        let dir = TempDir("kanban-teardown")
+        for round in 0..<60 {
+            let board = try Board(path: dir.path + "/kanban\(round % 4).db", durability: .normal)
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<30 {
+                    group.addTask { _ = try? await board.create(CreateParams(title: "w\(index)"), actor: "t") }
+                    if index == 15 { board.close() }
+                }
+            }
+            // The board (and its store and writer) is released here, as at the end of kanband's run().
+        }
+    }
+
+    /// `board.close()` with writes queued, then releasing the board. Every write must either commit or
+    /// fail; the writer thread must not outlive the queue it reads.
+    @Test func closingWithWritesInFlightDoesNotCrash() throws {
+        guard ProcessInfo.processInfo.environment[Self.probeVariable] == nil else { return }
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let dir = TempDir("kanban-teardown-out")
+        let outputPath = dir.path + "/output"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try #require(FileHandle(forWritingAtPath: outputPath))
+        var environment = ProcessInfo.processInfo.environment
+        environment[Self.probeVariable] = "1"
+        // A crash report is long and slow; the fatal error line says enough.
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--testing-library", "swift-testing", "--filter", "BoardStoreLifecycleTests/teardownProbe"]
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        try process.run()
+        try output.close()
+        if finished.wait(timeout: .now() + 60) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            Issue.record("the probe process did not finish within 60 s")
+        }
+        process.waitUntilExit()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let fatal = text.split(separator: "\n").first { $0.contains("Fatal error") }.map(String.init)
+        #expect(
+            process.terminationReason == .exit && process.terminationStatus == 0,
+            "the probe process died (\(process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.terminationStatus)): \(fatal ?? String(text.suffix(2000)))")
+        #expect(fatal == nil)
+        #expect(text.contains("teardownProbe()"), "the probe did not run: \(text.suffix(2000))")
+    }
+}

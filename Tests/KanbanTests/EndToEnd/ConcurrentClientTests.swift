@@ -1,0 +1,142 @@
+import Foundation
+import KanbanClient
+import KanbanProtocol
+import Testing
+
+extension Processes {
+    /// Many clients at once, each on its own thread and connection; clients that misbehave at the
+    /// socket level. The daemon must stay correct and responsive for everybody else.
+    @Suite struct ConcurrentClients {
+        @Test func sixtyFourClientsRaceForOneClaimAndExactlyOneWins() throws {
+            let daemon = try TestDaemon()
+            let id = try daemon.create("contested")  // ready, unassigned: the dispatcher leaves it alone
+            let socket = daemon.socket
+            let winners = Collected<Int64>()
+            let refusals = Collected<ErrorKind>()
+            let oddities = Collected<String>()
+            let failures = raceOnThreads(64, connect: { _ in try KanbanClient(socket: socket) }) { index, client in
+                do {
+                    let claim: ClaimResult = try client.call(.taskClaim, ClaimParams(id: id, claimer: "racer-\(index)"))
+                    winners.append(claim.runID)
+                } catch ClientError.server(let error) {
+                    refusals.append(error.kind)
+                } catch {
+                    oddities.append("\(error)")
+                }
+            }
+            #expect(failures.isEmpty, "\(failures)")
+            #expect(oddities.values.isEmpty, "\(oddities.values)")
+            #expect(winners.values.count == 1, "winners: \(winners.values)")
+            #expect(refusals.values.count == 63)
+            #expect(refusals.values.allSatisfy { $0 == .conflict }, "\(refusals.values)")
+
+            let detail = try daemon.detail(id)
+            #expect(detail.task.status == .running)
+            #expect(detail.runs.count == 1)
+            #expect(detail.task.currentRunID == winners.values.first)
+            #expect(detail.events.filter { $0.kind == EventKind.claimed }.count == 1)
+        }
+
+        @Test func fiftyConcurrentCreatesWithOneIdempotencyKeyMakeOneTask() throws {
+            let daemon = try TestDaemon()
+            let socket = daemon.socket
+            let results = Collected<CreateResult>()
+            let errors = Collected<String>()
+            let failures = raceOnThreads(50, connect: { _ in try KanbanClient(socket: socket) }) { index, client in
+                do {
+                    let result: CreateResult = try client.call(
+                        .taskCreate, CreateParams(title: "attempt \(index)", idempotencyKey: "deploy-42"))
+                    results.append(result)
+                } catch {
+                    errors.append("\(error)")
+                }
+            }
+            #expect(failures.isEmpty, "\(failures)")
+            #expect(errors.values.isEmpty, "\(errors.values)")
+            let all = results.values
+            #expect(all.count == 50)
+            #expect(all.filter(\.created).count == 1, "created: \(all.filter(\.created).map(\.task.id))")
+            #expect(Set(all.map(\.task.id)).count == 1, "ids: \(Set(all.map(\.task.id)))")
+            let list: TaskListResult = try daemon.client().call(.taskList, ListParams(archived: true))
+            #expect(list.tasks.count == 1)
+            #expect(list.tasks.first?.idempotencyKey == "deploy-42")
+            let events: EventsListResult = try daemon.client().call(.eventsList, EventsListParams())
+            #expect(events.events.filter { $0.kind == EventKind.created }.count == 1)
+        }
+
+        @Test func aClientThatNeverReadsStallsOnlyItself() throws {
+            let daemon = try TestDaemon()
+            let worker = try daemon.client()
+            let body = String(repeating: "x", count: 4000)
+            for index in 0..<40 {
+                let _: CreateResult = try worker.call(.taskCreate, CreateParams(title: "seed \(index)", body: body))
+            }
+            // Hog 1 pipelines 400 big list requests (~70 MB of replies) and never reads one.
+            let hog = try WirePeer(daemon.socket)
+            var requests: [UInt8] = []
+            for index in 0..<400 {
+                requests += Framing.frame(Array(#"{"jsonrpc":"2.0","id":\#(index),"method":"task.list"}"#.utf8))
+            }
+            try hog.sendRaw(requests)
+            // Hog 2 subscribes to everything, replay included, and never reads either.
+            let watcher = try WirePeer(daemon.socket)
+            try watcher.send(#"{"jsonrpc":"2.0","id":1,"method":"events.watch","params":{"since":0}}"#)
+
+            // Everybody else keeps working, promptly.
+            let started = Date()
+            for index in 0..<100 {
+                let created: CreateResult = try worker.call(.taskCreate, CreateParams(title: "meanwhile \(index)"))
+                let _: TaskDetail = try worker.call(.taskGet, GetParams(id: created.task.id, events: 1))
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(elapsed < 10, "200 calls took \(elapsed) s beside a stalled client")
+            #expect(daemon.ctl("list", "--status", "ready").stdout.contains("meanwhile 99"))
+            let status: StatusResult = try worker.call(.systemStatus, Empty())
+            #expect(status.connections >= 3)
+
+            // When the hogs go away, so do their connections and the subscription.
+            hog.close()
+            watcher.close()
+            let cleaned = eventually(timeout: 5) {
+                guard let status: StatusResult = try? worker.call(.systemStatus, Empty()) else { return false }
+                return status.connections == 1 && status.subscribers == 0
+            }
+            #expect(cleaned, "connections or subscriptions of closed clients linger")
+        }
+
+        @Test func clientsThatHangUpMidFrameDoNotHurtTheDaemon() throws {
+            let daemon = try TestDaemon()
+            // Half a length header.
+            try WirePeer(daemon.socket).sendRaw([0, 0])
+            // A header announcing 1000 bytes, then 10 of them.
+            var partial: [UInt8] = []
+            Framing.appendHeader(length: 1000, to: &partial)
+            try WirePeer(daemon.socket).sendRaw(partial + Array(repeating: 0x20, count: 10))
+            // A frame of exactly the limit (accepted), abandoned after 64 KiB.
+            var big: [UInt8] = []
+            Framing.appendHeader(length: Framing.defaultMaxFrameBytes, to: &big)
+            try WirePeer(daemon.socket).sendRaw(big + Array(repeating: 0x20, count: 64 * 1024))
+            // Requests whose sender is gone before the reply is written.
+            for index in 0..<20 {
+                try WirePeer(daemon.socket).send(#"{"jsonrpc":"2.0","id":\#(index),"method":"task.list"}"#)
+            }
+            // A whole frame followed by half a frame, then the hang-up: the whole one is still handled.
+            var mixed = Framing.frame(
+                Array(#"{"jsonrpc":"2.0","id":1,"method":"task.create","params":{"title":"sent before hanging up"}}"#.utf8))
+            mixed += Framing.frame(Array(#"{"jsonrpc":"2.0","id":2,"method":"task.list"}"#.utf8)).prefix(9)
+            try WirePeer(daemon.socket).sendRaw(mixed)
+
+            let client = try daemon.client()
+            #expect(eventually {
+                let list: TaskListResult? = try? client.call(.taskList, ListParams())
+                return list?.tasks.map(\.title) == ["sent before hanging up"]
+            })
+            #expect(eventually {
+                let status: StatusResult? = try? client.call(.systemStatus, Empty())
+                return status?.connections == 1
+            }, "connections of peers that hung up are not closed")
+            #expect(daemon.process?.isRunning == true)
+            #expect(daemon.ctl("create", "still fine").code == 0)
+        }
+    }
+}
