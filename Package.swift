@@ -51,7 +51,12 @@ let package = Package(
             name: "kanband",
             dependencies: ["KanbanDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "kanbanctl", dependencies: ["KanbanCommands"]),
+        // Linked with the Swift runtime and FoundationEssentials built in: a CLI verb is a whole
+        // process, and resolving a dozen shared libraries at every start costs more than the work.
+        .executableTarget(
+            name: "kanbanctl", dependencies: ["KanbanCommands"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
+        ),
         // Benchmarks against same-run baselines; GRDB only for the direct-SQLite baseline and seeding.
         .executableTarget(
             name: "kanban-bench",

@@ -15,10 +15,16 @@ public enum WireJSON {
 
     public static func decoder() -> JSONDecoder { JSONDecoder() }
 
+    /// Shared coders for the hot path: creating a coder per message costs more than the small
+    /// messages themselves. Their options are never changed after creation, and encoding and
+    /// decoding keep no state between calls, so sharing them across threads is safe.
+    public static let sharedEncoder = encoder()
+    public static let sharedDecoder = decoder()
+
     /// Encodes `value` to bytes; encoding our own wire types cannot fail, so a failure is a programming error.
     public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         do {
-            return Array(try encoder().encode(value))
+            return Array(try sharedEncoder.encode(value))
         } catch {
             preconditionFailure("wire type failed to encode: \(error)")
         }

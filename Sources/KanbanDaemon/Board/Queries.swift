@@ -35,23 +35,26 @@ struct Queries: Sendable {
     }
 
     func parents(_ db: Database, _ id: String) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT parent_id FROM links WHERE child_id = ? ORDER BY parent_id", arguments: [id])
+        try String.fetchAll(
+            db.cachedStatement(sql: "SELECT parent_id FROM links WHERE child_id = ? ORDER BY parent_id"), arguments: [id])
     }
 
     func children(_ db: Database, _ id: String) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT child_id FROM links WHERE parent_id = ? ORDER BY child_id", arguments: [id])
+        try String.fetchAll(
+            db.cachedStatement(sql: "SELECT child_id FROM links WHERE parent_id = ? ORDER BY child_id"), arguments: [id])
     }
 
     func comments(_ db: Database, _ id: String) throws -> [CommentInfo] {
         try Row.fetchAll(
-            db, sql: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id", arguments: [id]
+            db.cachedStatement(sql: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id"),
+            arguments: [id]
         ).map(Rows.comment)
     }
 
     func runs(_ db: Database, _ id: String) throws -> [RunInfo] {
         _ = try Rows.requireTask(db, id)
         return try Row.fetchAll(
-            db, sql: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id", arguments: [id]
+            db.cachedStatement(sql: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id"), arguments: [id]
         ).map(Rows.run)
     }
 
@@ -59,11 +62,11 @@ struct Queries: Sendable {
         let task = try Rows.requireTask(db, p.id)
         let limit = max(0, p.events ?? 20)
         let events = try Row.fetchAll(
-            db,
-            sql: "SELECT \(Rows.eventColumns) FROM events WHERE task_id = ? ORDER BY id DESC LIMIT ?",
+            db.cachedStatement(sql: "SELECT \(Rows.eventColumns) FROM events WHERE task_id = ? ORDER BY id DESC LIMIT ?"),
             arguments: [task.id, limit]
         ).map(Rows.event).reversed()
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE task_id = ?", arguments: [task.id]) ?? 0
+        let count = try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM events WHERE task_id = ?"), arguments: [task.id]) ?? 0
         return TaskDetail(
             task: task, parents: try parents(db, task.id), children: try children(db, task.id),
             comments: try comments(db, task.id), events: Array(events), eventCount: count,

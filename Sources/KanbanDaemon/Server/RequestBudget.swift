@@ -17,6 +17,13 @@ final class RequestBudget: @unchecked Sendable {
     /// Waits until `bytes` (capped at the whole budget) are free, then takes them.
     func acquire(_ bytes: Int) async -> Int {
         let bytes = min(bytes, capacity)
+        // Fast path, no suspension: the budget is almost never exhausted.
+        let taken: Bool = lock.withLock {
+            guard waiters.isEmpty && available >= bytes else { return false }
+            available -= bytes
+            return true
+        }
+        if taken { return bytes }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             lock.lock()
             if waiters.isEmpty && available >= bytes {

@@ -65,8 +65,8 @@ final class Router: Sendable {
     func handle(_ data: Data, session: Session) async -> [UInt8]? {
         let head: RPCRequestHead
         do {
-            head = try WireJSON.decoder().decode(RPCRequestHead.self, from: data)
-        } catch where (try? WireJSON.decoder().decode(JSONValue.self, from: data)) != nil {
+            head = try WireJSON.sharedDecoder.decode(RPCRequestHead.self, from: data)
+        } catch where (try? WireJSON.sharedDecoder.decode(JSONValue.self, from: data)) != nil {
             // Valid JSON, but not an object: not a request.
             return Router.failure(
                 id: .null,
@@ -149,7 +149,7 @@ final class Router: Sendable {
 
     private func params<P: Decodable>(_ type: P.Type, _ data: Data) throws -> P {
         do {
-            guard let params = try WireJSON.decoder().decode(RPCParamsEnvelope<P>.self, from: data).params else {
+            guard let params = try WireJSON.sharedDecoder.decode(RPCParamsEnvelope<P>.self, from: data).params else {
                 throw InvalidParams(message: "params are required")
             }
             return params
@@ -160,7 +160,7 @@ final class Router: Sendable {
 
     private func optionalParams<P: Decodable>(_ type: P.Type, _ data: Data, default value: P) throws -> P {
         do {
-            return try WireJSON.decoder().decode(RPCParamsEnvelope<P>.self, from: data).params ?? value
+            return try WireJSON.sharedDecoder.decode(RPCParamsEnvelope<P>.self, from: data).params ?? value
         } catch let error as DecodingError {
             throw InvalidParams(message: Router.describe(error))
         }
