@@ -35,7 +35,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            // Async functions run on their caller's executor: a connection served on its event loop
+            // stays there through routing and reads, with no thread hop per request.
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // Blocking client: one connection, typed calls. Used by kanbanctl and the adapters.
         .target(name: "KanbanClient", dependencies: ["KanbanProtocol"]),

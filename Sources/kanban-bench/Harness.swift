@@ -86,7 +86,12 @@ final class BenchDaemon {
         let started = nowNanos()
         try process.run()
         while true {
-            if (try? KanbanClient(socket: socket)) != nil { break }
+            // Ready means answering, not just accepting: the socket is bound before the database opens.
+            if let client = try? KanbanClient(socket: socket),
+                (try? client.call(.systemHello, HelloParams(), as: HelloResult.self)) != nil
+            {
+                break
+            }
             if !process.isRunning { throw BenchError("kanband exited at start") }
             usleep(500)
         }

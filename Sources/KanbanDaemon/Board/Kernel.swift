@@ -203,7 +203,7 @@ struct Kernel: Sendable {
         ).execute(arguments: [clock.nowMillis(), id])
         guard db.changesCount > 0 else { return }
         try appendEvent(db, &effects, task: id, kind: EventKind.promoted, actor: actor)
-        effects.wakeDispatcher = true
+        try wakeIfDispatchable(db, &effects, id)
     }
 
     func unfinishedParents(_ db: Database, _ id: String) throws -> Int {
@@ -244,7 +244,7 @@ struct Kernel: Sendable {
         try appendEvent(
             db, &effects, task: task.id, kind: EventKind.promoted,
             payload: ["from": "triage", "to": .string(status.rawValue)], actor: actor)
-        if status == .ready { effects.wakeDispatcher = true }
+        if status == .ready { try wakeIfDispatchable(db, &effects, task.id) }
         return try Rows.requireTask(db, task.id)
     }
 
@@ -296,8 +296,19 @@ struct Kernel: Sendable {
                 WHERE id = ? AND outcome = 'running'
                 """
         ).execute(arguments: [outcome, clock.nowMillis(), exitCode, signal, error, run])
+        // Only a dispatcher run has a worker to stop and a slot to free; an external claim has neither.
+        let claimer = try String.fetchOne(db.cachedStatement(sql: "SELECT claimer FROM runs WHERE id = ?"), arguments: [run])
+        guard claimer == Kernel.dispatcherClaimer else { return }
         if callerRun != run { effects.terminateRuns.append(run) }
         effects.wakeDispatcher = true
+    }
+
+    /// Wakes the dispatcher when `id` is ready and assigned: only then can a pass start something.
+    func wakeIfDispatchable(_ db: Database, _ effects: inout WriteEffects, _ id: String) throws {
+        let assigned = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT assignee IS NOT NULL FROM tasks WHERE id = ? AND status = 'ready'"),
+            arguments: [id]) ?? false
+        if assigned { effects.wakeDispatcher = true }
     }
 
     // MARK: complete, block, unblock, archive
@@ -384,7 +395,7 @@ struct Kernel: Sendable {
         try db.execute(
             sql: "UPDATE tasks SET status = 'ready', ready_at = ? WHERE id = ? AND status = 'todo'",
             arguments: [clock.nowMillis(), id])
-        effects.wakeDispatcher = true
+        try wakeIfDispatchable(db, &effects, id)
     }
 
     func archive(_ db: Database, _ effects: inout WriteEffects, _ p: IDParams, actor: String) throws -> TaskInfo {

@@ -63,6 +63,7 @@ actor Dispatcher: CommitObserver {
     private var ticks = 0
     private var passRunning = false
     private var wakeRequested = false
+    private var fullRequested = false
     private var loops: [Task<Void, Never>] = []
     private var lastGC: Int64 = 0
     /// Tasks whose last attempt failed wait `retry_delay` before another attempt, so a failing
@@ -139,28 +140,35 @@ actor Dispatcher: CommitObserver {
                 signal(worker, SIGTERM)
             }
         }
-        if wake { await tick() }
+        if wake { await tick(full: false) }
     }
 
     // MARK: passes
 
     /// One periodic or event-driven pass; concurrent requests coalesce into one more pass.
-    func tick() async {
+    ///
+    /// A full pass (the periodic tick) also reclaims expired claims; a wake-up after a commit only
+    /// looks for work to start, which is all a commit can have made possible.
+    func tick(full: Bool = true) async {
         if passRunning {
             wakeRequested = true
+            fullRequested = fullRequested || full
             return
         }
         passRunning = true
         defer { passRunning = false }
+        var full = full
         repeat {
             wakeRequested = false
+            fullRequested = false
             do {
-                _ = try await pass(dryRun: false, max: nil)
+                _ = try await pass(dryRun: false, max: nil, full: full)
             } catch {
                 logger.error("dispatch pass failed: \(error)")
             }
+            full = fullRequested
         } while wakeRequested
-        await dailyGC()
+        if full { await dailyGC() }
     }
 
     /// `kanbanctl dispatch`: one pass now. A dry run reads only and reports what a pass would do.
@@ -172,7 +180,7 @@ actor Dispatcher: CommitObserver {
         return try await pass(dryRun: false, max: max)
     }
 
-    private func pass(dryRun: Bool, max: Int?) async throws -> DispatchReport {
+    private func pass(dryRun: Bool, max: Int?, full: Bool = true) async throws -> DispatchReport {
         let started = DispatchTime.now()
         var report = DispatchReport(dryRun: dryRun)
         let now = clock.nowMillis()
@@ -180,7 +188,7 @@ actor Dispatcher: CommitObserver {
         let limit = config.failureLimit
 
         // 1. Expired claims. A live worker is stopped first; its task is reclaimed when it is gone.
-        let expired = try await board.read { db in try kernel.expiredClaims(db, now: now) }
+        let expired = full ? try await board.read { db in try kernel.expiredClaims(db, now: now) } : []
         for (taskID, run) in expired {
             if let run, let worker = workers[run] {
                 if !dryRun && worker.stopReason == nil { stop(run, reason: .claimExpired) }
@@ -214,14 +222,17 @@ actor Dispatcher: CommitObserver {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, assignee FROM tasks WHERE status = 'ready' AND assignee IS NOT NULL
+                    SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
+                    WHERE status = 'ready' AND assignee IS NOT NULL
                     ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
                     """
             ).map { (id: $0[0] as String, assignee: $0[1] as String) }
         }
-        report.skippedUnassigned = try await board.read { db in
+        if full {
+            report.skippedUnassigned = try await board.read { db in
             try String.fetchAll(
                 db, sql: "SELECT id FROM tasks WHERE status = 'ready' AND assignee IS NULL ORDER BY priority DESC, created_at LIMIT 100")
+            }
         }
         var started_ = 0
         retryNotBefore = retryNotBefore.filter { $0.value > now }
@@ -258,7 +269,7 @@ actor Dispatcher: CommitObserver {
                 continue
             }
         }
-        if !dryRun {
+        if !dryRun && full {
             ticks += 1
             lastTickAt = clock.nowMillis()
             lastTickMillis = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
@@ -375,7 +386,7 @@ actor Dispatcher: CommitObserver {
         } catch {
             logger.error("cannot record the end of run \(run): \(error)")
         }
-        await tick()
+        await tick(full: false)
     }
 
     // MARK: stopping workers

@@ -65,7 +65,11 @@ final class SocketServer: Sendable {
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
                 for try await (connection, peer) in inbound {
-                    tasks.addTask { await self.serve(connection, peer: peer) }
+                    tasks.addTask {
+                        await ConnectionExecutor(loop: connection.channel.eventLoop).run {
+                            await self.serve(connection, peer: peer)
+                        }
+                    }
                 }
             }
         }
@@ -140,6 +144,22 @@ final class SocketServer: Sendable {
         buffer.writeInteger(UInt32(body.count))
         buffer.writeBytes(body)
         return buffer
+    }
+}
+
+/// Runs a connection's task on the connection's own event loop. Reading the next frame, routing
+/// it, the database read and writing the reply then happen on one thread, with no hop between the
+/// event loop and the cooperative pool per request (async functions in this module run on their
+/// caller's executor). Writes still wait for the writer thread's commit.
+actor ConnectionExecutor {
+    nonisolated let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+
+    func run(_ body: nonisolated(nonsending) () async -> Void) async {
+        await body()
     }
 }
 

@@ -7,7 +7,7 @@ import GRDB
 /// Indexes on columns that a migration adds are created in that same migration, after the column
 /// exists (the reference created them first and broke every legacy database).
 enum Migrations {
-    static let all: [(version: Int, sql: String)] = [(1, v1), (2, v2)]
+    static let all: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3)]
     static var latest: Int { all.last!.version }
 
     static let v1 = """
@@ -103,6 +103,14 @@ enum Migrations {
             cursor INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (task_id, platform, chat_id, thread_id)
         ) WITHOUT ROWID;
+        """
+
+    /// v3: indexes measured at 100k tasks. The dispatcher's candidate query reads only ready,
+    /// assigned tasks in dispatch order (it scanned every ready task before); stats groups by
+    /// status and assignee from an index alone.
+    static let v3 = """
+        CREATE INDEX tasks_dispatchable ON tasks(priority DESC, created_at) WHERE status = 'ready' AND assignee IS NOT NULL;
+        CREATE INDEX tasks_status_assignee ON tasks(status, assignee);
         """
 
     /// Applies what is missing. Throws `SchemaError.tooNew` for a database from a newer kanband.

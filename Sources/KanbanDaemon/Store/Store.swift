@@ -77,7 +77,13 @@ public final class Store: Sendable {
     /// Stops the writer (after its pending writes) and closes every connection.
     public func close() {
         writer.stop()
-        try? pool.close()
+        // Fold the WAL back into the database so a stopped board is one self-contained file.
+        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        do {
+            try pool.close()
+        } catch {
+            FileHandle.standardError.write(Data("kanband: closing the database: \(error)\n".utf8))
+        }
     }
 
     /// Current number of writes waiting for the writer (for status and benchmarks).

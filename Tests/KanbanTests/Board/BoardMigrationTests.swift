@@ -40,8 +40,8 @@ import Testing
     @Test func theFixtureHoldsExactlyTheV1Schema() throws {
         let text = try String(contentsOfFile: Self.v1Fixture, encoding: .utf8)
         #expect(text.contains(Migrations.v1 + "\n\nPRAGMA user_version = 1;"))
-        #expect(Migrations.all.map(\.version) == [1, 2])
-        #expect(Migrations.latest == 2)
+        #expect(Migrations.all.map(\.version) == [1, 2, 3])
+        #expect(Migrations.latest == 3)
     }
 
     @Test func aV1DatabaseMigratesAndKeepsItsData() async throws {
@@ -53,7 +53,7 @@ import Testing
         let clock = ManualBoardClock()
         let board = try Board(path: path, durability: .normal, clock: clock)
         defer { board.close() }
-        #expect(board.store.schemaVersion == 2)
+        #expect(board.store.schemaVersion == Migrations.latest)
 
         // Tasks, links, comments and events are all there.
         let tasks = try await board.list(ListParams(archived: true))
@@ -152,10 +152,10 @@ import Testing
         first.close()
         let second = try Board(path: path, durability: .normal)
         defer { second.close() }
-        #expect(second.store.schemaVersion == 2)
+        #expect(second.store.schemaVersion == Migrations.latest)
         #expect(try await second.list(ListParams(archived: true)).count == 8)
         #expect(try await second.task(created.id).title == "added after migration")
-        #expect(try Self.sqlite(path, sql: "PRAGMA user_version;") == "2")
+        #expect(try Self.sqlite(path, sql: "PRAGMA user_version;") == "\(Migrations.latest)")
     }
 
     @Test func aDatabaseFromANewerKanbandIsRefused() throws {
@@ -192,7 +192,7 @@ import Testing
         let task = try await board.create(CreateParams(title: "first"), actor: "t").task
         let claim = try await board.claim(ClaimParams(id: task.id), actor: "t")
         #expect(claim.runID == 1)
-        #expect(try Self.sqlite(path, sql: "PRAGMA user_version;") == "2")
+        #expect(try Self.sqlite(path, sql: "PRAGMA user_version;") == "\(Migrations.latest)")
         #expect(try Self.sqlite(path, sql: "PRAGMA journal_mode;") == "wal")
     }
 }

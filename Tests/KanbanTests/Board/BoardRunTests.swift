@@ -88,7 +88,8 @@ import Testing
         let f = try BoardFixture()
         defer { f.close() }
         let task = try await f.create("work")
-        let claim = try await f.claim(task.id)
+        // A dispatcher run: only those have a worker process to stop.
+        let claim = try await f.claim(task.id, claimer: Kernel.dispatcherClaimer)
         let kernel = f.board.kernel
         let (done, effects) = try await f.board.store.write { db, fx in
             try kernel.complete(db, &fx, CompleteParams(id: task.id, result: "by hand"), actor: "human")
@@ -97,11 +98,19 @@ import Testing
         #expect(effects.terminateRuns == [claim.runID])
         // The worker completing its own run is not asked to stop.
         let other = try await f.create("other")
-        let otherClaim = try await f.claim(other.id)
+        let otherClaim = try await f.claim(other.id, claimer: Kernel.dispatcherClaimer)
         let (_, own) = try await f.board.store.write { db, fx in
             try kernel.complete(db, &fx, CompleteParams(id: other.id, runID: otherClaim.runID), actor: "worker")
         }
         #expect(own.terminateRuns.isEmpty)
+        // An external claim has no worker of ours: completing it by hand stops nothing.
+        let external = try await f.create("external")
+        _ = try await f.claim(external.id)
+        let (_, manual) = try await f.board.store.write { db, fx in
+            try kernel.complete(db, &fx, CompleteParams(id: external.id), actor: "human")
+        }
+        #expect(manual.terminateRuns.isEmpty)
+        #expect(!manual.wakeDispatcher)
     }
 
     // MARK: finishRun and the circuit breaker

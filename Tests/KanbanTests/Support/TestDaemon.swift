@@ -139,7 +139,9 @@ final class TestDaemon {
         self.process = process
         let up = eventually(timeout: 10) {
             guard process.isRunning else { return false }
-            return (try? KanbanClient(socket: socket)) != nil
+            // Ready means answering, not just accepting: the socket is bound before the database opens.
+            guard let client = try? KanbanClient(socket: socket) else { return false }
+            return (try? client.call(.systemHello, HelloParams(), as: HelloResult.self)) != nil
         }
         if !up { throw TestFailure("kanband did not start: \(daemonLog)") }
     }
