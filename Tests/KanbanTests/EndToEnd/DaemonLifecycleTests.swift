@@ -10,15 +10,15 @@ extension Processes {
         @Test func aSecondDaemonOnTheSameHomeIsRefusedAndNamesTheRunningPid() throws {
             let daemon = try TestDaemon()
             let id = try daemon.create("owned by the first daemon")
-            let second = runBounded(Binaries.kanband, ["--home", daemon.home], environment: daemon.environment)
+            let second = runProcess(Binaries.kanband, ["--home", daemon.home], environment: daemon.environment, timeout: 15)
             #expect(second.code != 0)
             #expect(second.stderr.contains("pid \(daemon.pid)"), "stderr: \(second.stderr)")
             #expect(second.stderr.contains(daemon.home + "/kanband.pid"), "stderr: \(second.stderr)")
 
             // Its own pidfile elsewhere does not let it take over the socket either.
-            let other = runBounded(
+            let other = runProcess(
                 Binaries.kanband, ["--home", daemon.home, "--pidfile", daemon.home + "/other.pid"],
-                environment: daemon.environment)
+                environment: daemon.environment, timeout: 15)
             #expect(other.code != 0)
             #expect(other.stderr.contains("already"), "stderr: \(other.stderr)")
 
@@ -137,7 +137,7 @@ extension Processes {
             #expect(WireTest.exists(scratch.home + "/xdg/kanban/kanband.pid"))
             #expect(WireTest.exists(scratch.home + "/user/.local/state/kanban/kanban.db"))
             // kanbanctl resolves the same place from the same environment.
-            let created = runBounded(Binaries.kanbanctl, ["create", "found by XDG_RUNTIME_DIR"], environment: env)
+            let created = runProcess(Binaries.kanbanctl, ["create", "found by XDG_RUNTIME_DIR"], environment: env, timeout: 15)
             #expect(created.code == 0, "\(created.stderr)")
         }
 
@@ -170,10 +170,10 @@ extension Processes {
                 print(read(struct.unpack(">I", header)[0]).decode() if header else "no reply")
                 print("closed" if read(1) is None else "open")
                 """
-            let nobody = runBounded(
+            let nobody = runProcess(
                 "/usr/bin/setpriv",
                 ["--reuid=65534", "--regid=65534", "--clear-groups", WireTest.python3!, "-c", script, daemon.socket],
-                environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"])
+                environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"], timeout: 15)
             #expect(nobody.code == 0, "client as uid 65534 failed: \(nobody.stderr)")
             let lines = nobody.stdout.split(separator: "\n").map(String.init)
             let reply = try #require(

@@ -9,7 +9,7 @@ extension Processes {
         @Test func exampleClientDrivesALiveDaemon() throws {
             let python = try #require(WireTest.python3, "python3 is needed to run the example client")
             let daemon = try TestDaemon()
-            let run = runBounded(python, [WireTest.exampleClient], environment: daemon.environment)
+            let run = runProcess(python, [WireTest.exampleClient], environment: daemon.environment, timeout: 15)
             #expect(run.code == 0, "example client failed: \(run.stderr)")
             let lines = run.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
             let hello = try #require(lines.first, "no output: \(run.stderr)")
@@ -38,7 +38,7 @@ extension Processes {
             var env = daemon.environment
             env["KANBAN_HOME"] = "/nonexistent"
             env["KANBAN_SOCKET"] = daemon.socket
-            let run = runBounded(python, [WireTest.exampleClient], environment: env)
+            let run = runProcess(python, [WireTest.exampleClient], environment: env, timeout: 15)
             #expect(run.code == 0, "\(run.stderr)")
             #expect(run.stdout.contains("error -32000 invalid_transition"))
         }

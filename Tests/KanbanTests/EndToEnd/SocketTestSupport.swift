@@ -51,37 +51,6 @@ enum WireTest {
     }
 }
 
-/// Runs a program to completion like `runProcess`, but SIGKILLs it after `timeout` seconds so a
-/// hung daemon fails the test instead of hanging the suite.
-func runBounded(
-    _ path: String, _ arguments: [String], environment: [String: String], timeout: Double = 15
-) -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    do {
-        try process.run()
-    } catch {
-        return ProcessResult(code: -1, stdout: "", stderr: "\(error)")
-    }
-    let pid = process.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    return ProcessResult(
-        code: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
-}
-
 /// A long-running process the test starts itself (a daemon with unusual flags, or under
 /// systemd-socket-activate), killed with SIGKILL when the test lets go of it.
 final class LaunchedProcess {

@@ -100,9 +100,8 @@ extension Processes {
             var env = daemon.environment
             env["KANBAN_HOME"] = home
             let refused = runProcess(
-                "/usr/bin/timeout",
-                ["10", Binaries.kanband, "--home", home, "--socket", socket, "--pidfile", daemon.home + "/k.pid"],
-                environment: env)
+                Binaries.kanband, ["--home", home, "--socket", socket, "--pidfile", daemon.home + "/k.pid"],
+                environment: env, timeout: 10)
             #expect(refused.code != 0)
             #expect(refused.stderr.contains("kanband:"))
             #expect(refused.stderr.lowercased().contains("read"), "message should say the database is read-only: \(refused.stderr)")

@@ -42,11 +42,13 @@ struct ProcessResult {
     var stderr: String
 }
 
-/// Runs a program to completion with the given environment, capturing its output.
+/// Runs a program to completion with the given environment, capturing its output. With a
+/// `timeout`, the program is SIGKILLed after that many seconds, so a hung daemon fails the test
+/// instead of hanging the suite.
 @discardableResult
-func runProcess(_ path: String, _ arguments: [String], environment: [String: String], stdin: String? = nil)
-    -> ProcessResult
-{
+func runProcess(
+    _ path: String, _ arguments: [String], environment: [String: String], stdin: String? = nil, timeout: Double? = nil
+) -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -68,9 +70,13 @@ func runProcess(_ path: String, _ arguments: [String], environment: [String: Str
     } catch {
         return ProcessResult(code: -1, stdout: "", stderr: "\(error)")
     }
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog) }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    watchdog.cancel()
     return ProcessResult(
         code: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self))
