@@ -42,17 +42,9 @@ public final class SocketConnection {
         let fd = socket(AF_UNIX, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw .unreachable(socket: path, reason: SocketConnection.errnoText()) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else {
+        guard var address = unixSocketAddress(path) else {
             _ = SocketConnection.systemClose(fd)
-            throw .unreachable(socket: path, reason: "socket path is longer than \(capacity - 1) bytes")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+            throw .unreachable(socket: path, reason: "socket path is too long (\(path.utf8.count) bytes)")
         }
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

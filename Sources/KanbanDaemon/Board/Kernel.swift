@@ -195,14 +195,17 @@ struct Kernel: Sendable {
 
     // MARK: promotion
 
-    /// Moves a `todo` task to `ready` when every parent is done.
-    func promoteIfReady(_ db: Database, _ effects: inout WriteEffects, _ id: String, actor: String?) throws {
+    /// Moves a `todo` task to `ready` when every parent is done. `announce: false` is for
+    /// transitions whose own event already says the task is back (unblock).
+    func promoteIfReady(
+        _ db: Database, _ effects: inout WriteEffects, _ id: String, actor: String?, announce: Bool = true
+    ) throws {
         guard try unfinishedParents(db, id) == 0 else { return }
         try db.cachedStatement(
             sql: "UPDATE tasks SET status = 'ready', ready_at = ? WHERE id = ? AND status = 'todo'"
         ).execute(arguments: [clock.nowMillis(), id])
         guard db.changesCount > 0 else { return }
-        try appendEvent(db, &effects, task: id, kind: EventKind.promoted, actor: actor)
+        if announce { try appendEvent(db, &effects, task: id, kind: EventKind.promoted, actor: actor) }
         try wakeIfDispatchable(db, &effects, id)
     }
 
@@ -384,18 +387,8 @@ struct Kernel: Sendable {
         try appendEvent(
             db, &effects, task: task.id, kind: EventKind.unblocked,
             payload: ["failures_reset": .int(Int64(task.consecutiveFailures))], actor: actor)
-        try promoteIfReadySilently(db, &effects, task.id)
+        try promoteIfReady(db, &effects, task.id, actor: actor, announce: false)
         return try Rows.requireTask(db, task.id)
-    }
-
-    /// Like `promoteIfReady` but without a `promoted` event: for transitions whose own event
-    /// already says the task is back (unblock).
-    private func promoteIfReadySilently(_ db: Database, _ effects: inout WriteEffects, _ id: String) throws {
-        guard try unfinishedParents(db, id) == 0 else { return }
-        try db.execute(
-            sql: "UPDATE tasks SET status = 'ready', ready_at = ? WHERE id = ? AND status = 'todo'",
-            arguments: [clock.nowMillis(), id])
-        try wakeIfDispatchable(db, &effects, id)
     }
 
     func archive(_ db: Database, _ effects: inout WriteEffects, _ p: IDParams, actor: String) throws -> TaskInfo {

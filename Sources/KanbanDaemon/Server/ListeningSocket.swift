@@ -1,4 +1,5 @@
 import Foundation
+import KanbanProtocol
 
 /// The daemon's listening Unix socket: created with mode 0600 inside a 0700 directory, or adopted
 /// from systemd socket activation.
@@ -58,15 +59,8 @@ enum ListeningSocket {
     }
 
     static func unixAddress(_ path: String) throws -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw DaemonStartError("socket path is too long (\(bytes.count) bytes): \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+        guard let address = unixSocketAddress(path) else {
+            throw DaemonStartError("socket path is too long (\(path.utf8.count) bytes): \(path)")
         }
         return address
     }

@@ -148,19 +148,18 @@ final class Router: Sendable {
     }
 
     private func params<P: Decodable>(_ type: P.Type, _ data: Data) throws -> P {
-        do {
-            guard let params = try WireJSON.sharedDecoder.decode(RPCParamsEnvelope<P>.self, from: data).params else {
-                throw InvalidParams(message: "params are required")
-            }
-            return params
-        } catch let error as DecodingError {
-            throw InvalidParams(message: Router.describe(error))
-        }
+        guard let params = try decodeParams(P.self, data) else { throw InvalidParams(message: "params are required") }
+        return params
     }
 
     private func optionalParams<P: Decodable>(_ type: P.Type, _ data: Data, default value: P) throws -> P {
+        try decodeParams(P.self, data) ?? value
+    }
+
+    /// The request's `params` as `P`, nil when absent; a decoding failure names the field.
+    private func decodeParams<P: Decodable>(_ type: P.Type, _ data: Data) throws -> P? {
         do {
-            return try WireJSON.sharedDecoder.decode(RPCParamsEnvelope<P>.self, from: data).params ?? value
+            return try WireJSON.sharedDecoder.decode(RPCParamsEnvelope<P>.self, from: data).params
         } catch let error as DecodingError {
             throw InvalidParams(message: Router.describe(error))
         }

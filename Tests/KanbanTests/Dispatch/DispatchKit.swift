@@ -1,5 +1,6 @@
 import Foundation
 import KanbanProtocol
+@testable import KanbanDaemon
 import Testing
 
 /// Helpers for the dispatcher tests: kanband.toml text for small shell workers, process
@@ -38,14 +39,8 @@ enum DispatchKit {
 
     // MARK: processes
 
-    /// True while `pid` exists and is not a zombie.
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return false }
-        let state = text[text.index(after: close)...].split(separator: " ").first ?? ""
-        return state != "Z" && state != "X"
-    }
+    /// True while `pid` exists and is not a zombie (the daemon's own check).
+    static func isAlive(_ pid: Int32) -> Bool { ProcFS.isAlive(pid, startTime: nil) }
 
     /// The environment of every live process whose env carries `KANBAN_HOME=<home>`.
     static func workerEnvironments(home: String) -> [(pid: Int32, env: [String: String])] {

@@ -1,6 +1,7 @@
 import Foundation
 import KanbanClient
 import KanbanProtocol
+@testable import KanbanDaemon
 import Testing
 
 /// Paths and tools the socket-level end-to-end tests need.
@@ -41,14 +42,8 @@ enum WireTest {
 
     static func exists(_ path: String) -> Bool { mode(path) != nil }
 
-    /// True while `pid` is a live (not zombie) process.
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let state = stat[stat.index(close, offsetBy: 2)]
-        return state != "Z" && state != "X"
-    }
+    /// True while `pid` is a live (not zombie) process (the daemon's own check).
+    static func isAlive(_ pid: Int32) -> Bool { ProcFS.isAlive(pid, startTime: nil) }
 }
 
 /// A long-running process the test starts itself (a daemon with unusual flags, or under
