@@ -4,7 +4,7 @@ import KanbanProtocol
 extension Board {
     /// One page of committed events in `(after, upTo]` that pass `filter`, for a watcher's replay.
     func replay(after: Int64, upTo: Int64, filter: EventFilter) async throws -> EventsListResult {
-        try await read { db in
+        try await bulkRead { db in
             var sql = """
                 SELECT e.id, e.task_id, e.run_id, e.kind, e.payload, e.actor, e.created_at
                 FROM events e LEFT JOIN tasks t ON t.id = e.task_id

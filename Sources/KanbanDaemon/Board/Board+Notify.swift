@@ -46,7 +46,7 @@ extension Board {
     /// Every subscription with terminal events past its cursor, with those events.
     func notifyPending(_ p: NotifyPendingParams) async throws -> [NotifyDelivery] {
         let limit = min(max(p.limit ?? 100, 1), 1000)
-        return try await read { db in
+        return try await bulkRead { db in
             var sql = "SELECT \(Board.subColumns) FROM notify_subs"
             var arguments: [any DatabaseValueConvertible] = []
             if let platform = p.platform {

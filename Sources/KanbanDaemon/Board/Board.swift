@@ -68,6 +68,14 @@ public final class Board: Sendable {
         try await store.read(body)
     }
 
+    /// A read whose size the caller does not bound (a whole list, stats over the board, a replay
+    /// page): it runs on the global executor, off the connection's event loop, so it never holds
+    /// up the other connections served by that loop.
+    @concurrent
+    func bulkRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try store.readSync(body)
+    }
+
     // MARK: operations
 
     func create(_ p: CreateParams, actor: String) async throws -> CreateResult {
@@ -77,7 +85,7 @@ public final class Board: Sendable {
 
     func list(_ p: ListParams) async throws -> [TaskInfo] {
         let queries = queries
-        return try await read { db in try queries.list(db, p) }
+        return try await bulkRead { db in try queries.list(db, p) }
     }
 
     func detail(_ p: GetParams) async throws -> TaskDetail {
@@ -158,12 +166,12 @@ public final class Board: Sendable {
 
     func events(_ p: EventsListParams) async throws -> EventsListResult {
         let queries = queries
-        return try await read { db in try queries.events(db, p) }
+        return try await bulkRead { db in try queries.events(db, p) }
     }
 
     func stats() async throws -> StatsResult {
         let queries = queries
-        return try await read { db in try queries.stats(db) }
+        return try await bulkRead { db in try queries.stats(db) }
     }
 
     func task(_ id: String) async throws -> TaskInfo {

@@ -24,7 +24,7 @@ struct GarbageCollector: Sendable {
             """
         let events: Int
         if dryRun {
-            events = try await board.read { db in
+            events = try await board.bulkRead { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE \(condition)", arguments: [eventCutoff]) ?? 0
             }
         } else {
@@ -35,7 +35,7 @@ struct GarbageCollector: Sendable {
         }
         // Statuses decide what may go: logs of finished (done/archived) or deleted tasks only — a
         // blocked or ready task's log is still its diagnosis — and workspaces of archived ones.
-        let statuses = try await board.read { db in
+        let statuses = try await board.bulkRead { db in
             try Dictionary(
                 uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, status FROM tasks").map {
                     ($0[0] as String, $0[1] as String)
