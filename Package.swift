@@ -22,7 +22,7 @@ let package = Package(
     targets: [
         // Wire types, framing and error kinds. Imports nothing of ours.
         .target(name: "KanbanProtocol"),
-        // posix_spawn with setsid and chdir, pidfd_open: GNU extensions Swift's Glibc module hides.
+        // posix_spawn with setsid, chdir and closefrom: GNU extensions Swift's Glibc module hides.
         .target(name: "CKanbanSystem"),
         // The daemon: store, board kernel, dispatcher, socket server. Never imports the client.
         .target(

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *lookup_path(char *const envp[]) {
@@ -74,13 +73,4 @@ int ckanban_spawn(char *const argv[], char *const envp[], const char *cwd, int o
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return rc;
-}
-
-int ckanban_pidfd_open(pid_t pid) {
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
 }

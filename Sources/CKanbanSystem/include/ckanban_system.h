@@ -8,8 +8,5 @@
 /// Returns 0 and stores the pid, or an errno value (ENOENT for a missing executable, etc.).
 int ckanban_spawn(char *const argv[], char *const envp[], const char *cwd, int output_fd, pid_t *pid_out);
 
-/// pidfd_open(2): a descriptor that becomes readable when `pid` exits, for processes that are not
-/// our children (workers re-adopted after a restart). -1 with errno on failure.
-int ckanban_pidfd_open(pid_t pid);
 
 #endif

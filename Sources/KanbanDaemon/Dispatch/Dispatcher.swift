@@ -522,8 +522,6 @@ actor Dispatcher: CommitObserver {
             configPath: configPath, configError: configError)
     }
 
-    var liveWorkerCount: Int { workers.count }
-
     // MARK: gc
 
     func gc(_ p: GCParams) async throws -> GCResult {

@@ -9,10 +9,4 @@ struct WriteEffects: Sendable {
     /// Runs whose worker processes must be stopped (a human completed, blocked or archived a task
     /// while its worker still ran).
     var terminateRuns: [Int64] = []
-
-    mutating func merge(_ other: WriteEffects) {
-        events.append(contentsOf: other.events)
-        wakeDispatcher = wakeDispatcher || other.wakeDispatcher
-        terminateRuns.append(contentsOf: other.terminateRuns)
-    }
 }
