@@ -58,7 +58,7 @@ let package = Package(
         // process, and resolving a dozen shared libraries at every start costs more than the work.
         .executableTarget(
             name: "kanbanctl", dependencies: ["KanbanCommands"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
         ),
         // Benchmarks against same-run baselines; GRDB only for the direct-SQLite baseline and seeding.
         .executableTarget(

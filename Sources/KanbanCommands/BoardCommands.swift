@@ -11,7 +11,7 @@ import KanbanClient
 import KanbanProtocol
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Daemon status: pid, version, uptime, database, dispatcher health.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Daemon status: pid, version, uptime, database, dispatcher health.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print as JSON.") var json = false
 
@@ -38,6 +38,7 @@ struct Status: ParsableCommand {
 
 struct Dispatch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "dispatch",
         abstract: "Run one dispatcher pass now. --dry-run reports what it would do and changes nothing.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Change nothing; report what a pass would do.") var dryRun = false
@@ -77,6 +78,7 @@ struct Dispatch: ParsableCommand {
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reload",
         abstract: "Reload kanband.toml. A bad file is refused and the running configuration stays.")
     @OptionGroup var global: GlobalOptions
 
@@ -88,7 +90,7 @@ struct Reload: ParsableCommand {
 }
 
 struct Runs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a task's runs: each claim and its worker's fate.")
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List a task's runs: each claim and its worker's fate.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Flag(help: "Print as JSON.") var json = false
@@ -141,7 +143,7 @@ enum Interrupt {
 }
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a task's worker log.")
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "Print a task's worker log.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Option(help: "Only the last BYTES bytes (a partial first line is dropped).") var tail: Int?
@@ -212,6 +214,7 @@ func stream(_ client: KanbanClient, params: WatchParams, json: Bool, line: (Even
 
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Stream board events as they are committed (Ctrl-C to stop).",
         discussion: "With --since ID, events after ID are replayed first, then live ones follow with no gap.")
     @OptionGroup var global: GlobalOptions
@@ -232,7 +235,7 @@ struct Watch: ParsableCommand {
 }
 
 struct Tail: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Follow one task's events: its history, then live (Ctrl-C to stop).")
+    static let configuration = CommandConfiguration(commandName: "tail", abstract: "Follow one task's events: its history, then live (Ctrl-C to stop).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Flag(help: "One JSON event per line.") var json = false
@@ -246,7 +249,7 @@ struct Tail: ParsableCommand {
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Board statistics: counts, ages, throughput, failures.")
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Board statistics: counts, ages, throughput, failures.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print as JSON.") var json = false
 
