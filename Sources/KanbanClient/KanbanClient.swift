@@ -11,7 +11,6 @@ public final class KanbanClient {
     public let connection: SocketConnection
     private var nextID: Int64 = 1
     private var pushes: [[UInt8]] = []
-    private let encoder = WireJSON.encoder()
     private let decoder = WireJSON.decoder()
 
     public init(socket: String) throws(ClientError) {
@@ -33,7 +32,7 @@ public final class KanbanClient {
         nextID += 1
         let body: [UInt8]
         do {
-            body = Array(try encoder.encode(RPCRequest(id: .int(id), method: method, params: params)))
+            body = try StreamingJSONEncoder.encode(RPCRequest(id: .int(id), method: method, params: params))
         } catch {
             throw .transport("cannot encode request: \(error)")
         }
@@ -42,22 +41,23 @@ public final class KanbanClient {
             guard let frame = try connection.receive() else {
                 throw .transport("kanband closed the connection")
             }
-            let head: ResponseHead
+            // One parse per frame: a reply's result can be megabytes (a whole list).
+            let reply: Reply<R>
             do {
-                head = try decoder.decode(ResponseHead.self, from: Data(frame))
+                reply = try decoder.decode(Reply<R>.self, from: Data(frame))
             } catch {
                 throw .transport("unreadable reply: \(error)")
             }
-            if head.id == nil && head.method != nil {
+            if reply.id == nil && reply.method != nil {
                 pushes.append(frame)
                 continue
             }
-            if let error = head.error { throw .server(error.kanbanError) }
-            guard head.id == .int(id) else { continue }
-            do {
-                return try decoder.decode(ResultEnvelope<R>.self, from: Data(frame)).result
-            } catch {
-                throw .transport("unexpected result shape for \(method): \(error)")
+            if let error = reply.error { throw .server(error.kanbanError) }
+            guard reply.id == .int(id) else { continue }
+            switch reply.result {
+            case .success(let result): return result
+            case .failure(let error): throw .transport("unexpected result shape for \(method): \(error)")
+            case nil: throw .transport("reply to \(method) has neither result nor error")
             }
         }
     }
@@ -98,7 +98,28 @@ public final class KanbanClient {
         var error: RPCErrorObject?
     }
 
-    private struct ResultEnvelope<R: Decodable>: Decodable {
-        var result: R
+    /// A reply or push, decoded in one pass; `result` is decoded only when present, and a result
+    /// of the wrong shape is kept as a failure so the caller can tell it from an unreadable frame.
+    private struct Reply<R: Decodable>: Decodable {
+        var id: JSONValue?
+        var method: String?
+        var error: RPCErrorObject?
+        var result: Result<R, any Error>?
+
+        enum CodingKeys: String, CodingKey { case id, method, error, result }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            id = try container.decodeIfPresent(JSONValue.self, forKey: .id)
+            method = try container.decodeIfPresent(String.self, forKey: .method)
+            error = try container.decodeIfPresent(RPCErrorObject.self, forKey: .error)
+            if container.contains(.result) {
+                do {
+                    result = .success(try container.decode(R.self, forKey: .result))
+                } catch {
+                    result = .failure(error)
+                }
+            }
+        }
     }
 }

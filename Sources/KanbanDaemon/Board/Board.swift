@@ -69,11 +69,12 @@ public final class Board: Sendable {
     }
 
     /// A read whose size the caller does not bound (a whole list, stats over the board, a replay
-    /// page): it runs on the global executor, off the connection's event loop, so it never holds
-    /// up the other connections served by that loop.
-    @concurrent
+    /// page): it runs on the global concurrent executor, off the connection's event loop (which a
+    /// connection's task otherwise prefers, see `EventLoopTaskExecutor`), so it never holds up the
+    /// other connections served by that loop.
     func bulkRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try store.readSync(body)
+        let store = store
+        return try await withTaskExecutorPreference(globalConcurrentExecutor) { try store.readSync(body) }
     }
 
     // MARK: operations

@@ -52,12 +52,11 @@ struct Kernel: Sendable {
             let id = parent.trimmingCharacters(in: .whitespaces)
             if !id.isEmpty && !parents.contains(id) { parents.append(id) }
         }
-        if let key, let existing = try Row.fetchOne(
-            db.cachedStatement(
-                sql: "SELECT \(Rows.taskColumns) FROM tasks WHERE idempotency_key = ? AND status != 'archived'"),
-            arguments: [key])
-        {
-            return CreateResult(task: Rows.task(existing), created: false)
+        if let key, let existing = try Rows.fetchTasks(
+            db, sql: "SELECT \(Rows.taskColumns) FROM tasks WHERE idempotency_key = ? AND status != 'archived'",
+            arguments: [key]
+        ).first {
+            return CreateResult(task: existing, created: false)
         }
         var allParentsDone = true
         var missing: [String] = []

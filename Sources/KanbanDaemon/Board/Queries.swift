@@ -31,7 +31,7 @@ struct Queries: Sendable {
             guard limit >= 0 else { throw KanbanError.invalidArgument("limit must not be negative") }
             sql += " LIMIT \(limit)"
         }
-        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(Rows.task)
+        return try Rows.fetchTasks(db, sql: sql, arguments: StatementArguments(arguments))
     }
 
     func parents(_ db: Database, _ id: String) throws -> [String] {

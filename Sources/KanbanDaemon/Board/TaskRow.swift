@@ -10,21 +10,29 @@ enum Rows {
         claim_expires, failures, last_error
         """
 
-    static func task(_ row: Row) -> TaskInfo {
+    /// The task in the current row of a statement that selects `taskColumns`.
+    static func task(_ row: RawColumns) -> TaskInfo {
         TaskInfo(
-            id: row[0], title: row[1], body: row[2], assignee: row[3],
-            status: TaskStatus(rawValue: row[4]) ?? .todo, priority: row[5], tenant: row[6],
-            workspaceKind: row[7], workspacePath: row[8], createdBy: row[9],
-            createdAt: (row[10] as Int64).seconds, readyAt: (row[11] as Int64?)?.seconds,
-            startedAt: (row[12] as Int64?)?.seconds, completedAt: (row[13] as Int64?)?.seconds,
-            result: row[14], blockReason: row[15], idempotencyKey: row[16], currentRunID: row[17],
-            claimExpires: (row[18] as Int64?)?.seconds, consecutiveFailures: row[19], lastFailureError: row[20]
+            id: row.string(0), title: row.string(1), body: row.optionalString(2), assignee: row.optionalString(3),
+            status: TaskStatus(rawValue: row.string(4)) ?? .todo, priority: row.int(5), tenant: row.optionalString(6),
+            workspaceKind: row.string(7), workspacePath: row.optionalString(8), createdBy: row.optionalString(9),
+            createdAt: row.int64(10).seconds, readyAt: row.optionalInt64(11)?.seconds,
+            startedAt: row.optionalInt64(12)?.seconds, completedAt: row.optionalInt64(13)?.seconds,
+            result: row.optionalString(14), blockReason: row.optionalString(15), idempotencyKey: row.optionalString(16),
+            currentRunID: row.optionalInt64(17), claimExpires: row.optionalInt64(18)?.seconds,
+            consecutiveFailures: row.int(19), lastFailureError: row.optionalString(20)
         )
     }
 
+    /// Every task `sql` (which selects `taskColumns`) returns.
+    static func fetchTasks(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [TaskInfo] {
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        return try RawColumns.map(statement, task)
+    }
+
     static func fetchTask(_ db: Database, _ id: String) throws -> TaskInfo? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(taskColumns) FROM tasks WHERE id = ?"), arguments: [id])
-            .map(task)
+        try fetchTasks(db, sql: "SELECT \(taskColumns) FROM tasks WHERE id = ?", arguments: [id]).first
     }
 
     static func requireTask(_ db: Database, _ id: String) throws -> TaskInfo {

@@ -65,10 +65,8 @@ final class SocketServer: Sendable {
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
                 for try await (connection, peer) in inbound {
-                    tasks.addTask {
-                        await ConnectionExecutor(loop: connection.channel.eventLoop).run {
-                            await self.serve(connection, peer: peer)
-                        }
+                    tasks.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
+                        await self.serve(connection, peer: peer)
                     }
                 }
             }
@@ -147,23 +145,7 @@ final class SocketServer: Sendable {
     }
 }
 
-/// Runs a connection's task on the connection's own event loop. Reading the next frame, routing
-/// it, the database read and writing the reply then happen on one thread, with no hop between the
-/// event loop and the cooperative pool per request (async functions in this module run on their
-/// caller's executor). Writes still wait for the writer thread's commit.
-actor ConnectionExecutor {
-    nonisolated let loop: any EventLoop
 
-    init(loop: any EventLoop) { self.loop = loop }
-
-    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
-
-    func run(_ body: nonisolated(nonsending) () async -> Void) async {
-        await body()
-    }
-}
-
-/// Open connections and whether each is in the middle of a request, for graceful shutdown.
 final class ConnectionRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var channels: [Int: (channel: any Channel, busy: Bool)] = [:]

@@ -34,6 +34,12 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if case .object(let value) = self {
+            // Sorted keys: the same object always encodes to the same bytes (payloads, tests, diffs).
+            var object = encoder.container(keyedBy: MemberKey.self)
+            for (key, member) in value.sorted(by: { $0.key < $1.key }) { try object.encode(member, forKey: MemberKey(key)) }
+            return
+        }
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -42,8 +48,17 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
         case .double(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
+        case .object: break
         }
+    }
+
+    /// An object member's name as a coding key.
+    struct MemberKey: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     public subscript(key: String) -> JSONValue? {
