@@ -11,7 +11,6 @@ public final class KanbanClient {
     public let connection: SocketConnection
     private var nextID: Int64 = 1
     private var pushes: [[UInt8]] = []
-    private let decoder = WireJSON.decoder()
 
     public init(socket: String) throws(ClientError) {
         connection = try SocketConnection(path: socket)
@@ -44,7 +43,7 @@ public final class KanbanClient {
             // One parse per frame: a reply's result can be megabytes (a whole list).
             let reply: Reply<R>
             do {
-                reply = try decoder.decode(Reply<R>.self, from: Data(frame))
+                reply = try StreamingJSONDecoder.decode(Reply<R>.self, from: frame)
             } catch {
                 throw .transport("unreadable reply: \(error)")
             }
@@ -76,7 +75,7 @@ public final class KanbanClient {
                 guard let received = try connection.receive() else { return nil }
                 frame = received
             }
-            guard let head = try? decoder.decode(ResponseHead.self, from: Data(frame)), let method = head.method else {
+            guard let head = try? StreamingJSONDecoder.decode(ResponseHead.self, from: frame), let method = head.method else {
                 continue
             }
             return (method, frame)
@@ -86,7 +85,7 @@ public final class KanbanClient {
     /// Decodes a push frame's params.
     public func decodePush<P: Codable>(_ frame: [UInt8], as: P.Type) throws(ClientError) -> P {
         do {
-            return try decoder.decode(RPCNotification<P>.self, from: Data(frame)).params
+            return try StreamingJSONDecoder.decode(RPCNotification<P>.self, from: frame).params
         } catch {
             throw .transport("unreadable push: \(error)")
         }

@@ -44,7 +44,7 @@ enum Rows {
 
     static func event(_ row: Row) -> EventInfo {
         let payloadText: String? = row[4]
-        let payload = payloadText.flatMap { try? WireJSON.sharedDecoder.decode(JSONValue.self, from: Data($0.utf8)) }
+        let payload = payloadText.flatMap { try? StreamingJSONDecoder.decode(JSONValue.self, from: Array($0.utf8)) }
         return EventInfo(
             id: row[0], taskID: row[1], runID: row[2], kind: row[3], payload: payload, actor: row[5],
             createdAt: (row[6] as Int64).seconds)

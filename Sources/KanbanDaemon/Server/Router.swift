@@ -62,23 +62,25 @@ final class Router: Sendable {
     ]
 
     /// Handles one frame; returns the reply body, or nil for a notification (no id).
-    func handle(_ data: Data, session: Session) async -> [UInt8]? {
-        let head: RPCRequestHead
+    func handle(_ frame: [UInt8], session: Session) async -> [UInt8]? {
+        // One parse per frame: the envelope and then the method's params are decoded from it.
+        let data: ParsedJSON
         do {
-            head = try WireJSON.sharedDecoder.decode(RPCRequestHead.self, from: data)
-        } catch where (try? WireJSON.sharedDecoder.decode(JSONValue.self, from: data)) != nil {
-            // Valid JSON, but not an object: not a request.
-            return Router.failure(
-                id: .null,
-                RPCErrorObject(
-                    code: RPC.Code.invalidRequest, message: "invalid request: a request must be a JSON object",
-                    data: .init(kind: ErrorKind.invalidRequest.rawValue)))
+            data = try ParsedJSON(frame)
         } catch {
             return Router.failure(
                 id: .null,
                 RPCErrorObject(
                     code: RPC.Code.parseError, message: "parse error: the frame is not valid JSON",
                     data: .init(kind: ErrorKind.parseError.rawValue)))
+        }
+        guard data.isObject, let head = try? data.decode(RPCRequestHead.self) else {
+            // Valid JSON, but not an object: not a request.
+            return Router.failure(
+                id: .null,
+                RPCErrorObject(
+                    code: RPC.Code.invalidRequest, message: "invalid request: a request must be a JSON object",
+                    data: .init(kind: ErrorKind.invalidRequest.rawValue)))
         }
         let id = head.id ?? .null
         guard head.jsonrpc == RPC.version, let methodName = head.method else {
@@ -147,19 +149,19 @@ final class Router: Sendable {
         }
     }
 
-    private func params<P: Decodable>(_ type: P.Type, _ data: Data) throws -> P {
+    private func params<P: Decodable>(_ type: P.Type, _ data: ParsedJSON) throws -> P {
         guard let params = try decodeParams(P.self, data) else { throw InvalidParams(message: "params are required") }
         return params
     }
 
-    private func optionalParams<P: Decodable>(_ type: P.Type, _ data: Data, default value: P) throws -> P {
+    private func optionalParams<P: Decodable>(_ type: P.Type, _ data: ParsedJSON, default value: P) throws -> P {
         try decodeParams(P.self, data) ?? value
     }
 
     /// The request's `params` as `P`, nil when absent; a decoding failure names the field.
-    private func decodeParams<P: Decodable>(_ type: P.Type, _ data: Data) throws -> P? {
+    private func decodeParams<P: Decodable>(_ type: P.Type, _ data: ParsedJSON) throws -> P? {
         do {
-            return try WireJSON.sharedDecoder.decode(RPCParamsEnvelope<P>.self, from: data).params
+            return try data.decode(RPCParamsEnvelope<P>.self).params
         } catch let error as DecodingError {
             throw InvalidParams(message: Router.describe(error))
         }
@@ -210,7 +212,7 @@ final class Router: Sendable {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
 
-    private func route(_ method: Method, data: Data, id: JSONValue, session: Session) async throws -> [UInt8] {
+    private func route(_ method: Method, data: ParsedJSON, id: JSONValue, session: Session) async throws -> [UInt8] {
         switch method {
         case .systemHello:
             let p = try optionalParams(HelloParams.self, data, default: HelloParams(protocolMajor: nil))

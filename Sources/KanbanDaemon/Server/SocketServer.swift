@@ -124,7 +124,7 @@ final class SocketServer: Sendable {
                     case .frame(let buffer):
                         registry.setBusy(id, true)
                         let held = await budget.acquire(buffer.readableBytes + 4096)
-                        let reply = await router.handle(Data(buffer.readableBytesView), session: session)
+                        let reply = await router.handle(Array(buffer.readableBytesView), session: session)
                         budget.release(held)
                         if let reply { try await outbound.write(SocketServer.frame(reply, allocator: allocator)) }
                         for work in session.takeAfterReply() { work() }

@@ -15,6 +15,10 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
+        if let tape = decoder as? TapeDecoder {
+            self = tape.tape.jsonValue(at: tape.node)
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null

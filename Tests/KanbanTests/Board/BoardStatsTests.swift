@@ -86,7 +86,7 @@ import Testing
         let stats = StatsResult(
             byStatus: ["ready": 1], byAssignee: ["x": ["ready": 1]], oldestReadyAgeSeconds: 2, running: 0,
             completedLastHour: 0, failingTasks: 0, totalFailures: 0, total: 1, now: 3)
-        let object = try WireJSON.decoder().decode(JSONValue.self, from: Data(WireJSON.encode(stats)))
+        let object = try JSONDecoder().decode(JSONValue.self, from: Data(WireJSON.encode(stats)))
         for key in ["by_status", "by_assignee", "oldest_ready_age_seconds", "completed_last_hour", "running", "total"] {
             #expect(object[key] != nil, "missing \(key)")
         }

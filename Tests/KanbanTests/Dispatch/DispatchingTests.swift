@@ -166,7 +166,7 @@ extension Processes {
 
             let dry = daemon.ctl("dispatch", "--dry-run", "--json")
             #expect(dry.code == 0, "\(dry.stderr)")
-            let report = try WireJSON.decoder().decode(DispatchReport.self, from: Data(dry.stdout.utf8))
+            let report = try JSONDecoder().decode(DispatchReport.self, from: Data(dry.stdout.utf8))
             #expect(report.dryRun)
             #expect(report.reclaimed == [external])
             #expect(Set(report.spawned.map(\.taskID)) == Set(ids))
@@ -175,9 +175,9 @@ extension Processes {
 
             let limited = daemon.ctl("dispatch", "--dry-run", "--max", "2", "--json")
             #expect(limited.code == 0)
-            let limitedReport = try WireJSON.decoder().decode(DispatchReport.self, from: Data(limited.stdout.utf8))
+            let limitedReport = try JSONDecoder().decode(DispatchReport.self, from: Data(limited.stdout.utf8))
             #expect(limitedReport.spawned.count == 2)
-            let zero = try WireJSON.decoder().decode(
+            let zero = try JSONDecoder().decode(
                 DispatchReport.self, from: Data(daemon.ctl("dispatch", "--dry-run", "--max", "0", "--json").stdout.utf8))
             #expect(zero.spawned.isEmpty)
             let text = daemon.ctl("dispatch", "--dry-run")

@@ -183,7 +183,7 @@ enum EventKit {
             throw TestFailure("kanbanctl \(arguments.joined(separator: " ")) exited \(result.code): \(result.stderr)")
         }
         do {
-            return try WireJSON.decoder().decode(T.self, from: Data(result.stdout.utf8))
+            return try JSONDecoder().decode(T.self, from: Data(result.stdout.utf8))
         } catch {
             throw TestFailure("kanbanctl \(arguments.joined(separator: " ")) printed unreadable JSON (\(error)): \(result.stdout)")
         }
@@ -313,12 +313,12 @@ enum EventKit {
 
         static func next(_ connection: SocketConnection) throws -> RawFrame {
             guard let bytes = try connection.receive() else { throw TestFailure("kanband closed the connection") }
-            let head = try WireJSON.decoder().decode(Head.self, from: Data(bytes))
+            let head = try JSONDecoder().decode(Head.self, from: Data(bytes))
             return RawFrame(bytes: bytes, id: head.id, method: head.method)
         }
 
         func decode<P: Codable>(_ type: P.Type) throws -> P {
-            try WireJSON.decoder().decode(RPCNotification<P>.self, from: Data(bytes)).params
+            try JSONDecoder().decode(RPCNotification<P>.self, from: Data(bytes)).params
         }
 
         var description: String { String(decoding: bytes.prefix(300), as: UTF8.self) }

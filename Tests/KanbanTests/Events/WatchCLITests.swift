@@ -6,7 +6,7 @@ extension Processes {
     /// `kanbanctl watch` and `kanbanctl tail` as real child processes, ended with Ctrl-C (SIGINT).
     @Suite struct EventStreamsCLI {
         static func decodeLines(_ lines: [String]) -> [EventInfo] {
-            lines.compactMap { try? WireJSON.decoder().decode(EventInfo.self, from: Data($0.utf8)) }
+            lines.compactMap { try? JSONDecoder().decode(EventInfo.self, from: Data($0.utf8)) }
         }
 
         @Test func watchJSONSinceZeroReplaysFollowsAndStopsCleanlyOnCtrlC() throws {
@@ -35,7 +35,7 @@ extension Processes {
             #expect(printed.map(\.id) == all.map(\.id), "printed exactly the board's events, in order, once")
             if printed.map(\.id) == all.map(\.id) { #expect(printed == all) }
             let notJSON = watch.lines.filter { line in
-                (try? WireJSON.decoder().decode(EventInfo.self, from: Data(line.utf8))) == nil
+                (try? JSONDecoder().decode(EventInfo.self, from: Data(line.utf8))) == nil
             }
             #expect(notJSON.isEmpty, "--json promises one JSON event per line on stdout; also printed: \(notJSON)")
         }

@@ -129,12 +129,12 @@ import Testing
         var reader = FrameReader()
         reader.feed(Framing.frame(WireJSON.encode(request)))
         let body = try #require(try reader.next())
-        let head = try WireJSON.decoder().decode(RPCRequestHead.self, from: Data(body))
+        let head = try JSONDecoder().decode(RPCRequestHead.self, from: Data(body))
         #expect(head.jsonrpc == "2.0")
         #expect(head.id == 7)
         #expect(head.hasID)
         #expect(head.method == "task.create")
-        let params = try WireJSON.decoder().decode(RPCParamsEnvelope<CreateParams>.self, from: Data(body))
+        let params = try JSONDecoder().decode(RPCParamsEnvelope<CreateParams>.self, from: Data(body))
         #expect(params.params?.title == "framed")
     }
 
@@ -143,7 +143,7 @@ import Testing
             "null": nil, "bool": true, "int": 42, "double": .double(1.5), "string": "s",
             "array": [1, "two", false], "nested": ["k": ["deep": -7]],
         ]
-        let decoded = try WireJSON.decoder().decode(JSONValue.self, from: Data(WireJSON.encode(value)))
+        let decoded = try JSONDecoder().decode(JSONValue.self, from: Data(WireJSON.encode(value)))
         #expect(decoded == value)
         #expect(decoded["nested"]?["k"]?["deep"]?.intValue == -7)
         #expect(JSONValue.double(3).intValue == 3)
@@ -158,11 +158,11 @@ import Testing
             {"id":"t_1","title":"x","status":"ready","priority":0,"workspace_kind":"scratch","created_at":1.5,
              "consecutive_failures":0,"current_run_id":9,"some_future_field":{"a":1}}
             """
-        let task = try WireJSON.decoder().decode(TaskInfo.self, from: Data(json.utf8))
+        let task = try JSONDecoder().decode(TaskInfo.self, from: Data(json.utf8))
         #expect(task.id == "t_1")
         #expect(task.currentRunID == 9)
         #expect(task.createdAt == 1.5)
-        let encoded = try WireJSON.decoder().decode(JSONValue.self, from: Data(WireJSON.encode(task)))
+        let encoded = try JSONDecoder().decode(JSONValue.self, from: Data(WireJSON.encode(task)))
         #expect(encoded["workspace_kind"] == "scratch")
         #expect(encoded["consecutive_failures"] == 0)
     }

@@ -193,7 +193,7 @@ final class TestDaemon {
     func create(_ title: String, _ extra: String...) throws -> String {
         let result = ctl(["create", title, "--json"] + extra)
         guard result.code == 0 else { throw TestFailure("create failed: \(result.stderr)") }
-        let task = try WireJSON.decoder().decode(TaskInfo.self, from: Data(result.stdout.utf8))
+        let task = try JSONDecoder().decode(TaskInfo.self, from: Data(result.stdout.utf8))
         return task.id
     }
 
