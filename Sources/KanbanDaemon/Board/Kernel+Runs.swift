@@ -33,10 +33,10 @@ extension Kernel {
         _ db: Database, _ effects: inout WriteEffects, run: Int64, taskID: String, pid: Int32, startTime: Int64?,
         workspace: String
     ) throws {
-        try db.execute(
+        try db.run(
             sql: "UPDATE runs SET pid = ?, pid_start_time = ?, workspace = ? WHERE id = ?",
             arguments: [pid, startTime, workspace, run])
-        try db.execute(sql: "UPDATE tasks SET workspace_path = ? WHERE id = ?", arguments: [workspace, taskID])
+        try db.run(sql: "UPDATE tasks SET workspace_path = ? WHERE id = ?", arguments: [workspace, taskID])
         try appendEvent(
             db, &effects, task: taskID, kind: EventKind.spawned,
             payload: ["pid": .int(Int64(pid)), "workspace": .string(workspace)], run: run, actor: Kernel.dispatcherClaimer)
@@ -50,7 +50,7 @@ extension Kernel {
     func finishRun(
         _ db: Database, _ effects: inout WriteEffects, run: Int64, ending: RunEnding, failureLimit: Int
     ) throws -> Bool {
-        guard let row = try Row.fetchOne(db, sql: "SELECT task_id, outcome FROM runs WHERE id = ?", arguments: [run])
+        guard let row = try Row.fetchOne(cached: db, sql: "SELECT task_id, outcome FROM runs WHERE id = ?", arguments: [run])
         else { return false }
         let taskID: String = row[0]
         let outcome: String = row[1]
@@ -58,7 +58,7 @@ extension Kernel {
         guard outcome == "running", let task = try Rows.fetchTask(db, taskID), task.status == .running,
             task.currentRunID == run
         else {
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE runs SET exit_code = coalesce(exit_code, ?), signal = coalesce(signal, ?),
                         outcome = CASE WHEN outcome = 'running' THEN ? ELSE outcome END,
@@ -67,7 +67,7 @@ extension Kernel {
                     """, arguments: [ending.exitCode, ending.signal, ending.outcome, now, run])
             return false
         }
-        try db.execute(
+        try db.run(
             sql: "UPDATE runs SET outcome = ?, ended_at = ?, exit_code = ?, signal = ?, error = ? WHERE id = ?",
             arguments: [ending.outcome, now, ending.exitCode, ending.signal, ending.error, run])
         var payload: [String: JSONValue] = ending.extra
@@ -77,7 +77,7 @@ extension Kernel {
         if let tail = ending.logTail { payload["log_tail"] = .string(tail) }
         effects.wakeDispatcher = true
         guard ending.countsAsFailure else {
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE tasks SET status = 'ready', current_run = NULL, claim_expires = NULL, ready_at = ?
                     WHERE id = ?
@@ -91,7 +91,7 @@ extension Kernel {
         let error = String((ending.error ?? Kernel.describe(ending)).prefix(500))
         payload["failures"] = .int(Int64(failures))
         let gaveUp = failures >= failureLimit
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE tasks SET status = ?, current_run = NULL, claim_expires = NULL, failures = ?, last_error = ?,
                     ready_at = ?, block_reason = ?
@@ -123,7 +123,7 @@ extension Kernel {
 
     /// Puts a running task that has no run row back to ready (a claim from before runs existed).
     func releaseRunlessClaim(_ db: Database, _ effects: inout WriteEffects, taskID: String) throws {
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE tasks SET status = 'ready', current_run = NULL, claim_expires = NULL, ready_at = ?
                 WHERE id = ? AND status = 'running' AND current_run IS NULL
@@ -138,7 +138,7 @@ extension Kernel {
     /// Runs the daemon still considers live.
     func liveRuns(_ db: Database) throws -> [StoredRun] {
         try Row.fetchAll(
-            db,
+            cached: db,
             sql: """
                 SELECT r.id, r.task_id, r.pid, r.pid_start_time, r.claimer, r.started_at FROM runs r
                 JOIN tasks t ON t.id = r.task_id AND t.current_run = r.id AND t.status = 'running'
@@ -150,13 +150,13 @@ extension Kernel {
     /// Running tasks whose claim has expired.
     func expiredClaims(_ db: Database, now: Int64) throws -> [(taskID: String, run: Int64?)] {
         try Row.fetchAll(
-            db, sql: "SELECT id, current_run FROM tasks WHERE status = 'running' AND claim_expires < ?", arguments: [now]
+            cached: db, sql: "SELECT id, current_run FROM tasks WHERE status = 'running' AND claim_expires < ?", arguments: [now]
         ).map { ($0[0], $0[1]) }
     }
 
     /// Ends runs left `running` on tasks that are no longer running on them (bookkeeping repair).
     func closeOrphanRuns(_ db: Database) throws {
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE runs SET outcome = 'released', ended_at = ?
                 WHERE outcome = 'running' AND id NOT IN (SELECT current_run FROM tasks WHERE current_run IS NOT NULL)
@@ -167,7 +167,7 @@ extension Kernel {
     /// only runs once at start, to repair a board written by something else.
     func promoteAllReady(_ db: Database, _ effects: inout WriteEffects) throws -> [String] {
         let ids = try String.fetchAll(
-            db,
+            cached: db,
             sql: """
                 SELECT t.id FROM tasks t WHERE t.status = 'todo' AND NOT EXISTS (
                     SELECT 1 FROM links l JOIN tasks p ON p.id = l.parent_id

@@ -220,7 +220,7 @@ actor Dispatcher: CommitObserver {
         for worker in workers.values { perAssignee[worker.assignee, default: 0] += 1 }
         let candidates = try await board.read { db in
             try Row.fetchAll(
-                db,
+                cached: db,
                 sql: """
                     SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
                     WHERE status = 'ready' AND assignee IS NOT NULL
@@ -231,7 +231,7 @@ actor Dispatcher: CommitObserver {
         if full {
             report.skippedUnassigned = try await board.read { db in
             try String.fetchAll(
-                db, sql: "SELECT id FROM tasks WHERE status = 'ready' AND assignee IS NULL ORDER BY priority DESC, created_at LIMIT 100")
+                cached: db, sql: "SELECT id FROM tasks WHERE status = 'ready' AND assignee IS NULL ORDER BY priority DESC, created_at LIMIT 100")
             }
         }
         var started_ = 0
@@ -513,7 +513,7 @@ actor Dispatcher: CommitObserver {
     }
 
     func health() async -> DispatcherHealth {
-        let failing = (try? await board.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks WHERE failures > 0") ?? 0 }) ?? 0
+        let failing = (try? await board.read { db in try Int.fetchOne(cached: db, sql: "SELECT count(*) FROM tasks WHERE failures > 0") ?? 0 }) ?? 0
         return DispatcherHealth(
             enabled: true, lastTickAt: lastTickAt?.seconds, lastTickSeconds: lastTickMillis.map { $0 / 1000 },
             ticks: ticks, running: workers.count, maxConcurrent: config.maxConcurrent,

@@ -100,7 +100,7 @@ final class WriteQueue: @unchecked Sendable {
         outcomes.reserveCapacity(batch.count)
         do {
             try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
+                try db.run(sql: "BEGIN IMMEDIATE")
                 do {
                     for job in batch {
                         var effects = WriteEffects()
@@ -112,24 +112,24 @@ final class WriteQueue: @unchecked Sendable {
                             }
                             continue
                         }
-                        try db.execute(sql: "SAVEPOINT job")
+                        try db.run(sql: "SAVEPOINT job")
                         do {
                             let done = try job.run(db, &effects)
-                            try db.execute(sql: "RELEASE job")
+                            try db.run(sql: "RELEASE job")
                             outcomes.append((.success(done), effects))
                         } catch {
-                            try db.execute(sql: "ROLLBACK TO job")
-                            try db.execute(sql: "RELEASE job")
+                            try db.run(sql: "ROLLBACK TO job")
+                            try db.run(sql: "RELEASE job")
                             outcomes.append((.failure(error), WriteEffects()))
                         }
                     }
                     if batch.count == 1, case .failure = outcomes[0].0 {
-                        try db.execute(sql: "ROLLBACK")
+                        try db.run(sql: "ROLLBACK")
                     } else {
-                        try db.execute(sql: "COMMIT")
+                        try db.run(sql: "COMMIT")
                     }
                 } catch {
-                    if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                    if db.isInsideTransaction { try? db.run(sql: "ROLLBACK") }
                     throw error
                 }
             }
