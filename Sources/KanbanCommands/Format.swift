@@ -36,7 +36,9 @@ enum Format {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
-    static func taskLine(_ task: TaskInfo) -> String {
+    static func taskLine(_ task: TaskInfo) -> String { taskLine(task.summary) }
+
+    static func taskLine(_ task: TaskSummary) -> String {
         var line = "\(icon(task.status)) \(task.id)  \(padded(task.status.rawValue, 8))  "
         line += padded(task.assignee ?? "(unassigned)", 20)
         if let tenant = task.tenant { line += " [\(tenant)]" }

@@ -91,15 +91,16 @@ struct List: ParsableCommand {
             who = actor
         }
         let client = try global.connect()
-        let result: TaskListResult = try client.call(
-            .taskList, ListParams(assignee: who, status: status, tenant: tenant, archived: archived ? true : nil, limit: limit))
+        var params = ListParams(assignee: who, status: status, tenant: tenant, archived: archived ? true : nil, limit: limit)
         if json {
+            let result: TaskListResult = try client.call(.taskList, params)
             out(Format.json(result.tasks))
-        } else if result.tasks.isEmpty {
-            out("(no matching tasks)")
-        } else {
-            out(result.tasks.map(Format.taskLine).joined(separator: "\n"))
+            return
         }
+        // The table shows only summary members: no bodies or results to send and parse.
+        params.summary = true
+        let result: TaskSummaryListResult = try client.call(.taskList, params)
+        out(result.tasks.isEmpty ? "(no matching tasks)" : result.tasks.map(Format.taskLine).joined(separator: "\n"))
     }
 }
 

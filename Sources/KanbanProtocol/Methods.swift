@@ -245,20 +245,30 @@ public struct ListParams: Codable, Sendable {
     public var tenant: String?
     public var archived: Bool?
     public var limit: Int?
+    /// True: answer with `TaskSummary` rows (a `TaskSummaryListResult`), not whole tasks.
+    public var summary: Bool?
     public init(
-        assignee: String? = nil, status: String? = nil, tenant: String? = nil, archived: Bool? = nil, limit: Int? = nil
+        assignee: String? = nil, status: String? = nil, tenant: String? = nil, archived: Bool? = nil, limit: Int? = nil,
+        summary: Bool? = nil
     ) {
         self.assignee = assignee
         self.status = status
         self.tenant = tenant
         self.archived = archived
         self.limit = limit
+        self.summary = summary
     }
 }
 
 public struct TaskListResult: Codable, Sendable {
     public var tasks: [TaskInfo]
     public init(tasks: [TaskInfo]) { self.tasks = tasks }
+}
+
+/// `task.list` with `summary: true`.
+public struct TaskSummaryListResult: Codable, Sendable {
+    public var tasks: [TaskSummary]
+    public init(tasks: [TaskSummary]) { self.tasks = tasks }
 }
 
 public struct IDParams: Codable, Sendable, Authored {

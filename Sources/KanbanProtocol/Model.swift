@@ -135,6 +135,35 @@ public struct TaskInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// The members of a task a board view shows: what `task.list` returns with `summary: true`.
+///
+/// A whole task carries its body, result and failure text, which agents fill with kilobytes; a
+/// table of thousands of tasks needs none of it, and leaving it out halves the bytes to produce,
+/// send and parse.
+public struct TaskSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var status: TaskStatus
+    public var assignee: String?
+    public var tenant: String?
+    public var priority: Int
+
+    public init(id: String, title: String, status: TaskStatus, assignee: String? = nil, tenant: String? = nil, priority: Int = 0) {
+        self.id = id
+        self.title = title
+        self.status = status
+        self.assignee = assignee
+        self.tenant = tenant
+        self.priority = priority
+    }
+}
+
+extension TaskInfo {
+    public var summary: TaskSummary {
+        TaskSummary(id: id, title: title, status: status, assignee: assignee, tenant: tenant, priority: priority)
+    }
+}
+
 /// One entry of a task's append-only history. `id` is monotonic across the board: the cursor of
 /// every stream.
 public struct EventInfo: Codable, Sendable, Equatable {

@@ -89,6 +89,11 @@ public final class Board: Sendable {
         return try await bulkRead { db in try queries.list(db, p) }
     }
 
+    func listSummaries(_ p: ListParams) async throws -> [TaskSummary] {
+        let queries = queries
+        return try await bulkRead { db in try queries.listSummaries(db, p) }
+    }
+
     func detail(_ p: GetParams) async throws -> TaskDetail {
         let queries = queries
         return try await read { db in try queries.detail(db, p) }

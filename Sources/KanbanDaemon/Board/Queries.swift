@@ -7,6 +7,21 @@ struct Queries: Sendable {
     let clock: any BoardClock
 
     func list(_ db: Database, _ p: ListParams) throws -> [TaskInfo] {
+        let filter = try listFilter(p)
+        return try Rows.fetchTasks(db, sql: "SELECT \(Rows.taskColumns) FROM tasks" + filter.sql, arguments: filter.arguments)
+    }
+
+    /// The same tasks as `list`, as summaries.
+    func listSummaries(_ db: Database, _ p: ListParams) throws -> [TaskSummary] {
+        let filter = try listFilter(p)
+        let statement = try db.cachedStatement(sql: "SELECT \(Rows.summaryColumns) FROM tasks" + filter.sql)
+        try statement.setArguments(filter.arguments)
+        return try RawColumns.map(statement, Rows.summary)
+    }
+
+    /// A list's WHERE, ORDER BY and LIMIT. The SQL text depends only on which filters are present
+    /// (values are arguments), so the statement cache holds a handful of list statements.
+    private func listFilter(_ p: ListParams) throws -> (sql: String, arguments: StatementArguments) {
         var clauses: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
         if let status = p.status {
@@ -24,14 +39,14 @@ struct Queries: Sendable {
             clauses.append("tenant = ?")
             arguments.append(tenant)
         }
-        var sql = "SELECT \(Rows.taskColumns) FROM tasks"
-        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        var sql = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         sql += " ORDER BY priority DESC, created_at ASC, rowid ASC"
         if let limit = p.limit {
             guard limit >= 0 else { throw KanbanError.invalidArgument("limit must not be negative") }
-            sql += " LIMIT \(limit)"
+            sql += " LIMIT ?"
+            arguments.append(limit)
         }
-        return try Rows.fetchTasks(db, sql: sql, arguments: StatementArguments(arguments))
+        return (sql, StatementArguments(arguments))
     }
 
     func parents(_ db: Database, _ id: String) throws -> [String] {

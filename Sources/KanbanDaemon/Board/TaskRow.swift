@@ -24,6 +24,15 @@ enum Rows {
         )
     }
 
+    static let summaryColumns = "id, title, status, assignee, tenant, priority"
+
+    /// The summary in the current row of a statement that selects `summaryColumns`.
+    static func summary(_ row: RawColumns) -> TaskSummary {
+        TaskSummary(
+            id: row.string(0), title: row.string(1), status: TaskStatus(rawValue: row.string(2)) ?? .todo,
+            assignee: row.optionalString(3), tenant: row.optionalString(4), priority: row.int(5))
+    }
+
     /// Every task `sql` (which selects `taskColumns`) returns.
     static func fetchTasks(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [TaskInfo] {
         let statement = try db.cachedStatement(sql: sql)

@@ -232,6 +232,9 @@ final class Router: Sendable {
             return ok(id, try await board.create(p, actor: actor(p, session)))
         case .taskList:
             let p = try optionalParams(ListParams.self, data, default: ListParams())
+            if p.summary == true {
+                return try await offLoop { ok(id, TaskSummaryListResult(tasks: try await board.listSummaries(p))) }
+            }
             return try await offLoop { ok(id, TaskListResult(tasks: try await board.list(p))) }
         case .taskGet:
             return ok(id, try await board.detail(try params(GetParams.self, data)))
