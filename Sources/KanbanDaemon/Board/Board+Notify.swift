@@ -54,17 +54,17 @@ extension Board {
                 arguments.append(platform)
             }
             sql += " ORDER BY created_at"
-            let kinds = EventKind.terminal.map { "'\($0)'" }.joined(separator: ",")
             var deliveries: [NotifyDelivery] = []
             for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
                 let sub = Board.subscription(row)
+                let (condition, reference) = try EventStorage.taskCondition(db, task: sub.target.taskID)
                 let events = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT \(Rows.eventColumns) FROM events
-                        WHERE task_id = ? AND id > ? AND kind IN (\(kinds)) ORDER BY id LIMIT ?
-                        """, arguments: [sub.target.taskID, sub.cursor, limit]
-                ).map(Rows.event)
+                        SELECT \(EventStorage.columns) FROM \(EventStorage.source)
+                        WHERE \(condition) AND e.id > ? AND e.kind IN \(Board.terminalKinds) ORDER BY e.id LIMIT ?
+                        """, arguments: [reference, sub.cursor, limit]
+                ).map(EventStorage.event)
                 guard !events.isEmpty else { continue }
                 deliveries.append(
                     NotifyDelivery(subscription: sub, task: try Rows.fetchTask(db, sub.target.taskID), events: events))
@@ -89,10 +89,10 @@ extension Board {
                     WHERE task_id = ? AND platform = ? AND chat_id = ? AND thread_id = ?
                     """, arguments: [cursor, target.taskID, target.platform, target.chatID, target.threadID ?? ""])
             let status = try String.fetchOne(db, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [target.taskID])
-            let kinds = EventKind.terminal.map { "'\($0)'" }.joined(separator: ",")
+            let (condition, reference) = try EventStorage.taskCondition(db, task: target.taskID)
             let left = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM events WHERE task_id = ? AND id > ? AND kind IN (\(kinds))",
-                arguments: [target.taskID, cursor]) ?? 0
+                db, sql: "SELECT count(*) FROM events e WHERE \(condition) AND e.id > ? AND e.kind IN \(Board.terminalKinds)",
+                arguments: [reference, cursor]) ?? 0
             let finished = status == TaskStatus.done.rawValue || status == TaskStatus.archived.rawValue
             if finished && left == 0 {
                 try db.execute(
@@ -103,6 +103,9 @@ extension Board {
             return NotifyAckResult(cursor: cursor, ended: false)
         }
     }
+
+    /// The stored kinds a subscription delivers, as an SQL list.
+    static let terminalKinds = EventStorage.storedKindList(EventKind.terminal)
 
     static let subColumns = "task_id, platform, chat_id, thread_id, user_id, created_at, cursor"
 

@@ -19,16 +19,22 @@ struct Kernel: Sendable {
         run: Int64? = nil, actor: String?
     ) throws -> EventInfo {
         let now = clock.nowMillis()
-        let payloadText = payload.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }
+        let owner = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, assignee, tenant FROM tasks WHERE id = ?"), arguments: [task])
+        let seq = owner.flatMap { $0[0] as Int64? }
         try db.cachedStatement(
-            sql: "INSERT INTO events (task_id, run_id, kind, payload, actor, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-        ).execute(arguments: [task, run, kind, payloadText, actor, now])
+            sql: """
+                INSERT INTO events (task_seq, task_text, run_id, kind, payload, actor, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            seq, seq == nil ? task : nil, run, EventStorage.storedKind(kind),
+            EventStorage.storedPayload(kind: kind, payload), actor, now,
+        ])
         let event = EventInfo(
             id: db.lastInsertedRowID, taskID: task, runID: run, kind: kind, payload: payload, actor: actor,
             createdAt: now.seconds)
-        let owner = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT assignee, tenant FROM tasks WHERE id = ?"), arguments: [task])
-        effects.events.append(PublishedEvent(event: event, assignee: owner?[0], tenant: owner?[1]))
+        effects.events.append(PublishedEvent(event: event, assignee: owner?[1], tenant: owner?[2]))
         return event
     }
 

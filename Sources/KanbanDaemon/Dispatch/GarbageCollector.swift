@@ -19,8 +19,8 @@ struct GarbageCollector: Sendable {
         let now = board.clock.nowMillis()
         let eventCutoff = now - Int64(eventRetentionDays * 86_400_000)
         let condition = """
-            created_at < ? AND task_id IN (SELECT id FROM tasks WHERE status IN ('done', 'archived'))
-            AND task_id NOT IN (SELECT task_id FROM notify_subs)
+            created_at < ? AND task_seq IN (
+                SELECT seq FROM tasks WHERE status IN ('done', 'archived') AND id NOT IN (SELECT task_id FROM notify_subs))
             """
         let events: Int
         if dryRun {
