@@ -134,8 +134,9 @@ enum Measurements {
         return Double(counter.value) / seconds
     }
 
-    /// The same three transactions straight on SQLite: same schema shape, same pragmas, one
-    /// connection per thread, each transaction committed on its own.
+    /// The same three transactions straight on SQLite: same schema shape (schema v4: tasks numbered
+    /// and counted by triggers, events referencing the task number with a kind code and a compact
+    /// payload), same pragmas, one connection per thread, each transaction committed on its own.
     static func directCycles(path: String, synchronous: String, clients: Int, seconds: Double) throws -> Double {
         try? FileManager.default.removeItem(atPath: path)
         var config = Configuration()
@@ -144,15 +145,32 @@ enum Measurements {
         let pool = try DatabasePool(path: path, configuration: config)
         try pool.write { db in
             try db.execute(sql: """
-                CREATE TABLE tasks (id TEXT PRIMARY KEY, title TEXT NOT NULL, status TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0,
-                    created_at INTEGER NOT NULL, started_at INTEGER, completed_at INTEGER, result TEXT, current_run INTEGER,
-                    claim_expires INTEGER, ready_at INTEGER);
+                CREATE TABLE tasks (id TEXT PRIMARY KEY, title TEXT NOT NULL, assignee TEXT, status TEXT NOT NULL,
+                    priority INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER, completed_at INTEGER,
+                    result TEXT, current_run INTEGER, claim_expires INTEGER, ready_at INTEGER, seq INTEGER);
                 CREATE INDEX tasks_status_order ON tasks(status, priority DESC, created_at);
+                CREATE UNIQUE INDEX tasks_seq ON tasks(seq);
+                CREATE TRIGGER tasks_number AFTER INSERT ON tasks WHEN NEW.seq IS NULL BEGIN
+                    UPDATE tasks SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM tasks) WHERE rowid = NEW.rowid;
+                END;
+                CREATE TABLE task_counts (status TEXT NOT NULL, assignee TEXT NOT NULL, n INTEGER NOT NULL,
+                    PRIMARY KEY (status, assignee)) WITHOUT ROWID;
+                CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+                    INSERT INTO task_counts (status, assignee, n) VALUES (NEW.status, coalesce(NEW.assignee, ''), 1)
+                        ON CONFLICT DO UPDATE SET n = n + 1;
+                END;
+                CREATE TRIGGER task_counts_update AFTER UPDATE OF status, assignee ON tasks
+                    WHEN OLD.status IS NOT NEW.status OR OLD.assignee IS NOT NEW.assignee BEGIN
+                    UPDATE task_counts SET n = n - 1 WHERE status = OLD.status AND assignee = coalesce(OLD.assignee, '');
+                    DELETE FROM task_counts WHERE status = OLD.status AND assignee = coalesce(OLD.assignee, '') AND n = 0;
+                    INSERT INTO task_counts (status, assignee, n) VALUES (NEW.status, coalesce(NEW.assignee, ''), 1)
+                        ON CONFLICT DO UPDATE SET n = n + 1;
+                END;
                 CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, started_at INTEGER NOT NULL,
                     ended_at INTEGER, outcome TEXT NOT NULL);
-                CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, run_id INTEGER, kind TEXT NOT NULL,
-                    payload TEXT, actor TEXT, created_at INTEGER NOT NULL);
-                CREATE INDEX events_task ON events(task_id, id);
+                CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, task_seq INTEGER, task_text TEXT, run_id INTEGER,
+                    kind NOT NULL, payload TEXT, actor TEXT, created_at INTEGER NOT NULL);
+                CREATE INDEX events_task ON events(task_seq);
                 """)
         }
         let counter = Counter()
@@ -169,7 +187,10 @@ enum Measurements {
                             sql: "INSERT INTO tasks (id, title, status, created_at, ready_at) VALUES (?, 'cycle', 'ready', ?, ?)",
                             arguments: [id, now, now])
                         try db.execute(
-                            sql: "INSERT INTO events (task_id, kind, payload, actor, created_at) VALUES (?, 'created', '{\"status\":\"ready\"}', 'uid=0 pid=1', ?)",
+                            sql: """
+                                INSERT INTO events (task_seq, kind, payload, actor, created_at)
+                                VALUES ((SELECT seq FROM tasks WHERE id = ?), 0, '[]', 'uid=0 pid=1', ?)
+                                """,
                             arguments: [id, now])
                     }
                     try pool.write { db in
@@ -179,7 +200,10 @@ enum Measurements {
                             sql: "UPDATE tasks SET status = 'running', current_run = ?, claim_expires = ?, started_at = ? WHERE id = ? AND status = 'ready'",
                             arguments: [run, now + 60_000, now, id])
                         try db.execute(
-                            sql: "INSERT INTO events (task_id, run_id, kind, payload, actor, created_at) VALUES (?, ?, 'claimed', '{}', 'uid=0 pid=1', ?)",
+                            sql: """
+                                INSERT INTO events (task_seq, run_id, kind, payload, actor, created_at)
+                                VALUES ((SELECT seq FROM tasks WHERE id = ?), ?, 2, '[1700000060.5,"uid=0 pid=1"]', 'uid=0 pid=1', ?)
+                                """,
                             arguments: [id, run, now])
                     }
                     try pool.write { db in
@@ -188,7 +212,10 @@ enum Measurements {
                             sql: "UPDATE tasks SET status = 'done', result = 'ok', completed_at = ?, current_run = NULL WHERE id = ?",
                             arguments: [now, id])
                         try db.execute(
-                            sql: "INSERT INTO events (task_id, kind, payload, actor, created_at) VALUES (?, 'completed', '{\"result_len\":2}', 'uid=0 pid=1', ?)",
+                            sql: """
+                                INSERT INTO events (task_seq, kind, payload, actor, created_at)
+                                VALUES ((SELECT seq FROM tasks WHERE id = ?), 1, '[2,"ok"]', 'uid=0 pid=1', ?)
+                                """,
                             arguments: [id, now])
                     }
                     counter.add()

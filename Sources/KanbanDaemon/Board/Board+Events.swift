@@ -5,15 +5,12 @@ extension Board {
     /// One page of committed events in `(after, upTo]` that pass `filter`, for a watcher's replay.
     func replay(after: Int64, upTo: Int64, filter: EventFilter) async throws -> EventsListResult {
         try await bulkRead { db in
-            var sql = """
-                SELECT e.id, e.task_id, e.run_id, e.kind, e.payload, e.actor, e.created_at
-                FROM events e LEFT JOIN tasks t ON t.id = e.task_id
-                WHERE e.id > ? AND e.id <= ?
-                """
+            var sql = "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE e.id > ? AND e.id <= ?"
             var arguments: [any DatabaseValueConvertible] = [after, upTo]
             if let task = filter.task {
-                sql += " AND e.task_id = ?"
-                arguments.append(task)
+                let (condition, reference) = try EventStorage.taskCondition(db, task: task)
+                sql += " AND \(condition)"
+                arguments.append(reference)
             }
             if let assignee = filter.assignee {
                 sql += " AND t.assignee = ?"
@@ -25,10 +22,10 @@ extension Board {
             }
             if let kinds = filter.kinds {
                 sql += " AND e.kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))"
-                arguments.append(contentsOf: kinds.sorted() as [any DatabaseValueConvertible])
+                arguments.append(contentsOf: kinds.sorted().map(EventStorage.storedKind) as [any DatabaseValueConvertible])
             }
             sql += " ORDER BY e.id LIMIT 1000"
-            let events = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Rows.event)
+            let events = try Row.fetchAll(cached: db, sql: sql, arguments: StatementArguments(arguments)).map(EventStorage.event)
             // A page shorter than the limit means everything up to the boundary has been seen.
             let cursor = events.count < 1000 ? upTo : events.last!.id
             return EventsListResult(events: events, cursor: cursor)

@@ -9,7 +9,7 @@ extension Board {
         let now = clock.nowMillis()
         return try await write { db, _ in
             _ = try Rows.requireTask(db, target.taskID)
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT OR IGNORE INTO notify_subs (task_id, platform, chat_id, thread_id, user_id, created_at, cursor)
                     VALUES (?, ?, ?, ?, ?, ?, 0)
@@ -22,7 +22,7 @@ extension Board {
     func notifyUnsubscribe(_ target: NotifyTarget) async throws -> Bool {
         let target = try Board.validated(target)
         return try await write { db, _ in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM notify_subs WHERE task_id = ? AND platform = ? AND chat_id = ? AND thread_id = ?",
                 arguments: [target.taskID, target.platform, target.chatID, target.threadID ?? ""])
             return db.changesCount > 0
@@ -34,10 +34,10 @@ extension Board {
             let rows: [Row]
             if let task = p.taskID {
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Board.subColumns) FROM notify_subs WHERE task_id = ? ORDER BY created_at",
+                    cached: db, sql: "SELECT \(Board.subColumns) FROM notify_subs WHERE task_id = ? ORDER BY created_at",
                     arguments: [task])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT \(Board.subColumns) FROM notify_subs ORDER BY created_at")
+                rows = try Row.fetchAll(cached: db, sql: "SELECT \(Board.subColumns) FROM notify_subs ORDER BY created_at")
             }
             return rows.map(Board.subscription)
         }
@@ -54,17 +54,17 @@ extension Board {
                 arguments.append(platform)
             }
             sql += " ORDER BY created_at"
-            let kinds = EventKind.terminal.map { "'\($0)'" }.joined(separator: ",")
             var deliveries: [NotifyDelivery] = []
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
+            for row in try Row.fetchAll(cached: db, sql: sql, arguments: StatementArguments(arguments)) {
                 let sub = Board.subscription(row)
+                let (condition, reference) = try EventStorage.taskCondition(db, task: sub.target.taskID)
                 let events = try Row.fetchAll(
-                    db,
+                    cached: db,
                     sql: """
-                        SELECT \(Rows.eventColumns) FROM events
-                        WHERE task_id = ? AND id > ? AND kind IN (\(kinds)) ORDER BY id LIMIT ?
-                        """, arguments: [sub.target.taskID, sub.cursor, limit]
-                ).map(Rows.event)
+                        SELECT \(EventStorage.columns) FROM \(EventStorage.source)
+                        WHERE \(condition) AND e.id > ? AND e.kind IN \(Board.terminalKinds) ORDER BY e.id LIMIT ?
+                        """, arguments: [reference, sub.cursor, limit]
+                ).map(EventStorage.event)
                 guard !events.isEmpty else { continue }
                 deliveries.append(
                     NotifyDelivery(subscription: sub, task: try Rows.fetchTask(db, sub.target.taskID), events: events))
@@ -83,19 +83,19 @@ extension Board {
                 throw KanbanError(.notFound, "no such subscription for \(target.taskID) on \(target.platform):\(target.chatID)")
             }
             let cursor = max(sub.cursor, p.cursor)
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE notify_subs SET cursor = ?
                     WHERE task_id = ? AND platform = ? AND chat_id = ? AND thread_id = ?
                     """, arguments: [cursor, target.taskID, target.platform, target.chatID, target.threadID ?? ""])
-            let status = try String.fetchOne(db, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [target.taskID])
-            let kinds = EventKind.terminal.map { "'\($0)'" }.joined(separator: ",")
+            let status = try String.fetchOne(cached: db, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [target.taskID])
+            let (condition, reference) = try EventStorage.taskCondition(db, task: target.taskID)
             let left = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM events WHERE task_id = ? AND id > ? AND kind IN (\(kinds))",
-                arguments: [target.taskID, cursor]) ?? 0
+                cached: db, sql: "SELECT count(*) FROM events e WHERE \(condition) AND e.id > ? AND e.kind IN \(Board.terminalKinds)",
+                arguments: [reference, cursor]) ?? 0
             let finished = status == TaskStatus.done.rawValue || status == TaskStatus.archived.rawValue
             if finished && left == 0 {
-                try db.execute(
+                try db.run(
                     sql: "DELETE FROM notify_subs WHERE task_id = ? AND platform = ? AND chat_id = ? AND thread_id = ?",
                     arguments: [target.taskID, target.platform, target.chatID, target.threadID ?? ""])
                 return NotifyAckResult(cursor: cursor, ended: true)
@@ -103,6 +103,9 @@ extension Board {
             return NotifyAckResult(cursor: cursor, ended: false)
         }
     }
+
+    /// The stored kinds a subscription delivers, as an SQL list.
+    static let terminalKinds = EventStorage.storedKindList(EventKind.terminal)
 
     static let subColumns = "task_id, platform, chat_id, thread_id, user_id, created_at, cursor"
 
@@ -115,7 +118,7 @@ extension Board {
 
     static func fetchSubscription(_ db: Database, _ target: NotifyTarget) throws -> NotifySubscription? {
         try Row.fetchOne(
-            db,
+            cached: db,
             sql: """
                 SELECT \(subColumns) FROM notify_subs
                 WHERE task_id = ? AND platform = ? AND chat_id = ? AND thread_id = ?

@@ -19,16 +19,22 @@ struct Kernel: Sendable {
         run: Int64? = nil, actor: String?
     ) throws -> EventInfo {
         let now = clock.nowMillis()
-        let payloadText = payload.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }
+        let owner = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, assignee, tenant FROM tasks WHERE id = ?"), arguments: [task])
+        let seq = owner.flatMap { $0[0] as Int64? }
         try db.cachedStatement(
-            sql: "INSERT INTO events (task_id, run_id, kind, payload, actor, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-        ).execute(arguments: [task, run, kind, payloadText, actor, now])
+            sql: """
+                INSERT INTO events (task_seq, task_text, run_id, kind, payload, actor, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            seq, seq == nil ? task : nil, run, EventStorage.storedKind(kind),
+            EventStorage.storedPayload(kind: kind, payload), actor, now,
+        ])
         let event = EventInfo(
             id: db.lastInsertedRowID, taskID: task, runID: run, kind: kind, payload: payload, actor: actor,
             createdAt: now.seconds)
-        let owner = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT assignee, tenant FROM tasks WHERE id = ?"), arguments: [task])
-        effects.events.append(PublishedEvent(event: event, assignee: owner?[0], tenant: owner?[1]))
+        effects.events.append(PublishedEvent(event: event, assignee: owner?[1], tenant: owner?[2]))
         return event
     }
 
@@ -77,7 +83,7 @@ struct Kernel: Sendable {
         let status: TaskStatus = p.triage == true ? .triage : (allParentsDone ? .ready : .todo)
         let now = clock.nowMillis()
         var id = Kernel.newTaskID()
-        while try Bool.fetchOne(db, sql: "SELECT 1 FROM tasks WHERE id = ?", arguments: [id]) == true {
+        while try Bool.fetchOne(cached: db, sql: "SELECT 1 FROM tasks WHERE id = ?", arguments: [id]) == true {
             id = Kernel.newTaskID()
         }
         try db.cachedStatement(
@@ -130,7 +136,7 @@ struct Kernel: Sendable {
         if task.status == .archived {
             throw KanbanError(.invalidTransition, "cannot reassign \(task.id): it is archived")
         }
-        try db.execute(sql: "UPDATE tasks SET assignee = ? WHERE id = ?", arguments: [assignee, task.id])
+        try db.run(sql: "UPDATE tasks SET assignee = ? WHERE id = ?", arguments: [assignee, task.id])
         try appendEvent(
             db, &effects, task: task.id, kind: EventKind.assigned,
             payload: ["assignee": JSONValue(assignee), "previous": JSONValue(task.assignee)], actor: actor)
@@ -145,7 +151,7 @@ struct Kernel: Sendable {
         let parent = try Rows.requireTask(db, p.parent)
         let child = try Rows.requireTask(db, p.child)
         if try Bool.fetchOne(
-            db, sql: "SELECT 1 FROM links WHERE parent_id = ? AND child_id = ?", arguments: [parent.id, child.id])
+            cached: db, sql: "SELECT 1 FROM links WHERE parent_id = ? AND child_id = ?", arguments: [parent.id, child.id])
             == true
         {
             return LinkResult(parent: parent.id, child: child.id, childStatus: child.status)
@@ -153,11 +159,11 @@ struct Kernel: Sendable {
         if try reaches(db, from: child.id, to: parent.id) {
             throw KanbanError.invalidArgument("linking \(parent.id) -> \(child.id) would create a cycle")
         }
-        try db.execute(sql: "INSERT INTO links (parent_id, child_id) VALUES (?, ?)", arguments: [parent.id, child.id])
+        try db.run(sql: "INSERT INTO links (parent_id, child_id) VALUES (?, ?)", arguments: [parent.id, child.id])
         var childStatus = child.status
         let demote = parent.status != .done && child.status == .ready
         if demote {
-            try db.execute(
+            try db.run(
                 sql: "UPDATE tasks SET status = 'todo', ready_at = NULL WHERE id = ?", arguments: [child.id])
             childStatus = .todo
         }
@@ -175,11 +181,11 @@ struct Kernel: Sendable {
                 SELECT ? UNION SELECT links.child_id FROM links JOIN down ON links.parent_id = down.id
             ) SELECT 1 FROM down WHERE id = ? LIMIT 1
             """
-        return try Bool.fetchOne(db, sql: sql, arguments: [from, to]) == true
+        return try Bool.fetchOne(cached: db, sql: sql, arguments: [from, to]) == true
     }
 
     func unlink(_ db: Database, _ effects: inout WriteEffects, _ p: LinkParams, actor: String) throws -> LinkResult {
-        try db.execute(
+        try db.run(
             sql: "DELETE FROM links WHERE parent_id = ? AND child_id = ?", arguments: [p.parent, p.child])
         guard db.changesCount > 0 else {
             throw KanbanError(.notFound, "no such link: \(p.parent) -> \(p.child)")
@@ -240,7 +246,7 @@ struct Kernel: Sendable {
         }
         let unfinished = try unfinishedParents(db, task.id)
         let status: TaskStatus = target == .ready && unfinished == 0 ? .ready : .todo
-        try db.execute(
+        try db.run(
             sql: "UPDATE tasks SET status = ?, ready_at = ? WHERE id = ?",
             arguments: [status.rawValue, status == .ready ? clock.nowMillis() : nil, task.id])
         try appendEvent(
@@ -261,7 +267,7 @@ struct Kernel: Sendable {
         if let run = p.runID { try checkFence(task, run: run) }
         let author = Kernel.normalized(p.author) ?? actor
         let now = clock.nowMillis()
-        try db.execute(
+        try db.run(
             sql: "INSERT INTO comments (task_id, author, body, created_at) VALUES (?, ?, ?, ?)",
             arguments: [task.id, author, body, now])
         let id = db.lastInsertedRowID
@@ -380,7 +386,7 @@ struct Kernel: Sendable {
                 details: ["id": .string(task.id), "status": .string(task.status.rawValue)])
         }
         // A manual unblock resets the circuit breaker: the human has looked at the failure.
-        try db.execute(
+        try db.run(
             sql: "UPDATE tasks SET status = 'todo', block_reason = NULL, failures = 0, last_error = NULL WHERE id = ?",
             arguments: [task.id])
         try appendEvent(
@@ -396,7 +402,7 @@ struct Kernel: Sendable {
             throw KanbanError(.invalidTransition, "cannot archive \(task.id): already archived")
         }
         try endCurrentRun(db, &effects, task, outcome: "archived", callerRun: nil)
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE tasks SET status = 'archived', current_run = NULL, claim_expires = NULL, ready_at = NULL
                 WHERE id = ?

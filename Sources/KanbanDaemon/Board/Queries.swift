@@ -76,12 +76,14 @@ struct Queries: Sendable {
     func detail(_ db: Database, _ p: GetParams) throws -> TaskDetail {
         let task = try Rows.requireTask(db, p.id)
         let limit = max(0, p.events ?? 20)
+        let (condition, reference) = try EventStorage.taskCondition(db, task: task.id)
         let events = try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(Rows.eventColumns) FROM events WHERE task_id = ? ORDER BY id DESC LIMIT ?"),
-            arguments: [task.id, limit]
-        ).map(Rows.event).reversed()
+            db.cachedStatement(
+                sql: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?"),
+            arguments: [reference, limit]
+        ).map(EventStorage.event).reversed()
         let count = try Int.fetchOne(
-            db.cachedStatement(sql: "SELECT count(*) FROM events WHERE task_id = ?"), arguments: [task.id]) ?? 0
+            db.cachedStatement(sql: "SELECT count(*) FROM events e WHERE \(condition)"), arguments: [reference]) ?? 0
         return TaskDetail(
             task: task, parents: try parents(db, task.id), children: try children(db, task.id),
             comments: try comments(db, task.id), events: Array(events), eventCount: count,
@@ -99,23 +101,22 @@ struct Queries: Sendable {
     func events(_ db: Database, _ p: EventsListParams) throws -> EventsListResult {
         let since = p.since ?? 0
         let limit = min(max(p.limit ?? 500, 1), 10_000)
-        let rows: [Row]
+        var sql = "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE e.id > ?"
+        var arguments: [any DatabaseValueConvertible] = [since]
         if let task = p.task {
-            rows = try Row.fetchAll(
-                db,
-                sql: "SELECT \(Rows.eventColumns) FROM events WHERE task_id = ? AND id > ? ORDER BY id LIMIT ?",
-                arguments: [task, since, limit])
-        } else {
-            rows = try Row.fetchAll(
-                db, sql: "SELECT \(Rows.eventColumns) FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                arguments: [since, limit])
+            let (condition, reference) = try EventStorage.taskCondition(db, task: task)
+            sql += " AND \(condition)"
+            arguments.append(reference)
         }
-        let events = rows.map(Rows.event)
+        sql += " ORDER BY e.id LIMIT ?"
+        arguments.append(limit)
+        let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments))
+        let events = rows.map(EventStorage.event)
         return EventsListResult(events: events, cursor: events.last?.id ?? since)
     }
 
     func latestEventID(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0
+        try Int64.fetchOne(cached: db, sql: "SELECT max(id) FROM events") ?? 0
     }
 
     /// The brief a worker reads first: its task, its parents' results and the comment thread.
@@ -131,7 +132,7 @@ struct Queries: Sendable {
         lines.append("## Body")
         lines.append(task.body?.isEmpty == false ? task.body! : "(no body)")
         let parentRows = try Row.fetchAll(
-            db,
+            cached: db,
             sql: """
                 SELECT p.id, p.title, p.status, p.result FROM links JOIN tasks p ON p.id = links.parent_id
                 WHERE links.child_id = ? ORDER BY p.completed_at, p.id
@@ -175,23 +176,28 @@ struct Queries: Sendable {
         var byStatus: [String: Int] = [:]
         var byAssignee: [String: [String: Int]] = [:]
         var total = 0
+        // Counts kept exact by triggers (schema v4): a few rows, whatever the size of the board.
         for row in try Row.fetchAll(
-            db, sql: "SELECT assignee, status, count(*) FROM tasks WHERE status != 'archived' GROUP BY assignee, status")
+            db.cachedStatement(sql: "SELECT assignee, status, n FROM task_counts WHERE status != 'archived'"))
         {
-            let assignee: String? = row[0]
+            let assignee: String = row[0]
             let status: String = row[1]
             let count: Int = row[2]
             byStatus[status, default: 0] += count
             total += count
-            if let assignee { byAssignee[assignee, default: [:]][status] = count }
+            if !assignee.isEmpty { byAssignee[assignee, default: [:]][status] = count }
         }
         let oldestReady = try Int64.fetchOne(
-            db, sql: "SELECT min(coalesce(ready_at, created_at)) FROM tasks WHERE status = 'ready'")
+            db.cachedStatement(
+                sql: """
+                    SELECT coalesce(ready_at, created_at) AS since FROM tasks INDEXED BY tasks_ready_since
+                    WHERE status = 'ready' ORDER BY since LIMIT 1
+                    """))
         let completed = try Int.fetchOne(
             // completed_at is set only by completion; the status test would make SQLite walk every done task.
             db, sql: "SELECT count(*) FROM tasks INDEXED BY tasks_completed WHERE completed_at >= ?",
             arguments: [now - 3_600_000]) ?? 0
-        let failing = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(failures), 0) FROM tasks WHERE failures > 0")
+        let failing = try Row.fetchOne(cached: db, sql: "SELECT count(*), coalesce(sum(failures), 0) FROM tasks WHERE failures > 0")
         return StatsResult(
             byStatus: byStatus, byAssignee: byAssignee,
             oldestReadyAgeSeconds: oldestReady.map { (now - $0).seconds },

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import KanbanProtocol
 
-/// Row mapping between the `tasks`, `events`, `comments` and `runs` tables and the wire types.
+/// Row mapping between the `tasks`, `comments` and `runs` tables and the wire types (events: `EventStorage`).
 enum Rows {
     static let taskColumns = """
         id, title, body, assignee, status, priority, tenant, workspace_kind, workspace_path, created_by, \
@@ -47,16 +47,6 @@ enum Rows {
     static func requireTask(_ db: Database, _ id: String) throws -> TaskInfo {
         guard let task = try fetchTask(db, id) else { throw KanbanError.notFound(id) }
         return task
-    }
-
-    static let eventColumns = "id, task_id, run_id, kind, payload, actor, created_at"
-
-    static func event(_ row: Row) -> EventInfo {
-        let payloadText: String? = row[4]
-        let payload = payloadText.flatMap { try? StreamingJSONDecoder.decode(JSONValue.self, from: Array($0.utf8)) }
-        return EventInfo(
-            id: row[0], taskID: row[1], runID: row[2], kind: row[3], payload: payload, actor: row[5],
-            createdAt: (row[6] as Int64).seconds)
     }
 
     static let commentColumns = "id, task_id, author, body, created_at"

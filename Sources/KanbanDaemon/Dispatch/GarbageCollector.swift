@@ -19,17 +19,17 @@ struct GarbageCollector: Sendable {
         let now = board.clock.nowMillis()
         let eventCutoff = now - Int64(eventRetentionDays * 86_400_000)
         let condition = """
-            created_at < ? AND task_id IN (SELECT id FROM tasks WHERE status IN ('done', 'archived'))
-            AND task_id NOT IN (SELECT task_id FROM notify_subs)
+            created_at < ? AND task_seq IN (
+                SELECT seq FROM tasks WHERE status IN ('done', 'archived') AND id NOT IN (SELECT task_id FROM notify_subs))
             """
         let events: Int
         if dryRun {
             events = try await board.bulkRead { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE \(condition)", arguments: [eventCutoff]) ?? 0
+                try Int.fetchOne(cached: db, sql: "SELECT count(*) FROM events WHERE \(condition)", arguments: [eventCutoff]) ?? 0
             }
         } else {
             events = try await board.write { db, _ in
-                try db.execute(sql: "DELETE FROM events WHERE \(condition)", arguments: [eventCutoff])
+                try db.run(sql: "DELETE FROM events WHERE \(condition)", arguments: [eventCutoff])
                 return db.changesCount
             }
         }
@@ -37,7 +37,7 @@ struct GarbageCollector: Sendable {
         // blocked or ready task's log is still its diagnosis — and workspaces of archived ones.
         let statuses = try await board.bulkRead { db in
             try Dictionary(
-                uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, status FROM tasks").map {
+                uniqueKeysWithValues: Row.fetchAll(cached: db, sql: "SELECT id, status FROM tasks").map {
                     ($0[0] as String, $0[1] as String)
                 })
         }

@@ -7,7 +7,7 @@ import GRDB
 /// Indexes on columns that a migration adds are created in that same migration, after the column
 /// exists (the reference created them first and broke every legacy database).
 enum Migrations {
-    static let all: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3)]
+    static let all: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3), (4, v4)]
     static var latest: Int { all.last!.version }
 
     static let v1 = """
@@ -111,6 +111,80 @@ enum Migrations {
     static let v3 = """
         CREATE INDEX tasks_dispatchable ON tasks(priority DESC, created_at) WHERE status = 'ready' AND assignee IS NOT NULL;
         CREATE INDEX tasks_status_assignee ON tasks(status, assignee);
+        """
+
+    /// v4: a smaller history and constant-time stats, measured on a 100k-task, 1M-event board
+    /// (docs/PERFORMANCE.md).
+    ///
+    /// - Every task gets a number, `seq`, that its events reference instead of the text id (see
+    ///   `EventStorage`). Existing tasks are numbered in rowid order; a new task gets the next
+    ///   number (`max + 1`: tasks are never deleted) from a trigger, whoever inserts it. `seq` is an
+    ///   ordinary column, so VACUUM never renumbers it (it may renumber the implicit rowid of a
+    ///   table with a text primary key).
+    /// - `events` is rebuilt in the compact form: task number, kind code, and an index on the task
+    ///   number alone (every index entry ends with the rowid; v1's `(task_id, id)` stored the id
+    ///   twice). Payloads are copied as they are (v3's JSON objects stay a valid stored form), ids
+    ///   are kept, and the AUTOINCREMENT counter carries over, so an id that gc deleted is never
+    ///   handed out again.
+    /// - `task_counts` holds the number of tasks per (status, assignee), kept exact by triggers on
+    ///   every insert, delete and change of status or assignee; stats read it instead of grouping
+    ///   100k rows, so v3's `tasks_status_assignee` index (used by nothing else) goes. `''` stands
+    ///   for no assignee (kanband never stores an empty one), since a primary key cannot match NULL.
+    /// - `tasks_ready_since` orders ready tasks by the time they became ready, for stats' oldest one.
+    static let v4 = """
+        ALTER TABLE tasks ADD COLUMN seq INTEGER;
+        UPDATE tasks SET seq = rowid;
+        CREATE UNIQUE INDEX tasks_seq ON tasks(seq);
+        CREATE TRIGGER tasks_number AFTER INSERT ON tasks WHEN NEW.seq IS NULL BEGIN
+            UPDATE tasks SET seq = (SELECT coalesce(max(seq), 0) + 1 FROM tasks) WHERE rowid = NEW.rowid;
+        END;
+
+        ALTER TABLE events RENAME TO events_v3;
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_seq INTEGER,
+            task_text TEXT,
+            run_id INTEGER,
+            kind NOT NULL,
+            payload TEXT,
+            actor TEXT,
+            created_at INTEGER NOT NULL
+        );
+        INSERT INTO events (id, task_seq, task_text, run_id, kind, payload, actor, created_at)
+            SELECT e.id, t.seq, CASE WHEN t.seq IS NULL THEN e.task_id END, e.run_id,
+                \(EventStorage.storedKindSQL("e.kind")), e.payload, e.actor, e.created_at
+            FROM events_v3 e LEFT JOIN tasks t ON t.id = e.task_id ORDER BY e.id;
+        DELETE FROM sqlite_sequence WHERE name = 'events';
+        UPDATE sqlite_sequence SET name = 'events' WHERE name = 'events_v3';
+        DROP TABLE events_v3;
+        CREATE INDEX events_task ON events(task_seq);
+        CREATE INDEX events_orphans ON events(task_text) WHERE task_text IS NOT NULL;
+
+        DROP INDEX IF EXISTS tasks_status_assignee;
+        CREATE TABLE task_counts (
+            status TEXT NOT NULL,
+            assignee TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (status, assignee)
+        ) WITHOUT ROWID;
+        INSERT INTO task_counts (status, assignee, n)
+            SELECT status, coalesce(assignee, ''), count(*) FROM tasks GROUP BY 1, 2;
+        CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+            INSERT INTO task_counts (status, assignee, n) VALUES (NEW.status, coalesce(NEW.assignee, ''), 1)
+                ON CONFLICT DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+            UPDATE task_counts SET n = n - 1 WHERE status = OLD.status AND assignee = coalesce(OLD.assignee, '');
+            DELETE FROM task_counts WHERE status = OLD.status AND assignee = coalesce(OLD.assignee, '') AND n = 0;
+        END;
+        CREATE TRIGGER task_counts_update AFTER UPDATE OF status, assignee ON tasks
+            WHEN OLD.status IS NOT NEW.status OR OLD.assignee IS NOT NEW.assignee BEGIN
+            UPDATE task_counts SET n = n - 1 WHERE status = OLD.status AND assignee = coalesce(OLD.assignee, '');
+            DELETE FROM task_counts WHERE status = OLD.status AND assignee = coalesce(OLD.assignee, '') AND n = 0;
+            INSERT INTO task_counts (status, assignee, n) VALUES (NEW.status, coalesce(NEW.assignee, ''), 1)
+                ON CONFLICT DO UPDATE SET n = n + 1;
+        END;
+        CREATE INDEX tasks_ready_since ON tasks(coalesce(ready_at, created_at)) WHERE status = 'ready';
         """
 
     /// Applies what is missing. Throws `SchemaError.tooNew` for a database from a newer kanband.

@@ -40,8 +40,8 @@ import Testing
     @Test func theFixtureHoldsExactlyTheV1Schema() throws {
         let text = try String(contentsOfFile: Self.v1Fixture, encoding: .utf8)
         #expect(text.contains(Migrations.v1 + "\n\nPRAGMA user_version = 1;"))
-        #expect(Migrations.all.map(\.version) == [1, 2, 3])
-        #expect(Migrations.latest == 3)
+        #expect(Migrations.all.map(\.version) == [1, 2, 3, 4])
+        #expect(Migrations.latest == 4)
     }
 
     @Test func aV1DatabaseMigratesAndKeepsItsData() async throws {
@@ -107,6 +107,160 @@ import Testing
         let stats = try await board.stats()
         #expect(stats.failingTasks == 0)
         #expect(stats.byStatus["archived"] == nil)
+    }
+
+    /// An event row as v3 kanband stored it: text task id and kind, the payload as a JSON object
+    /// (explicit nulls, members in any order).
+    struct V3Event {
+        var task: String
+        var run: Int64?
+        var kind: String
+        var payload: String?
+        var actor: String?
+        var createdAt: Int64
+    }
+
+    static let v3Events: [V3Event] = [
+        V3Event(
+            task: "t_00000000000000a1", run: nil, kind: "created",
+            payload: #"{"parents":[],"tenant":null,"status":"ready","assignee":"alice","priority":0}"#,
+            actor: "uid=1000 pid=4242", createdAt: 1_699_990_000_000),
+        V3Event(
+            task: "t_00000000000000a1", run: 1, kind: "claimed",
+            payload: #"{"expires":1699990900.5,"claimer":"kanband"}"#, actor: "kanband", createdAt: 1_699_990_000_100),
+        V3Event(
+            task: "t_00000000000000a1", run: 1, kind: "spawned",
+            payload: #"{"pid":4243,"workspace":"/home/u/.local/state/kanban/workspaces/t_00000000000000a1"}"#,
+            actor: "kanband", createdAt: 1_699_990_000_200),
+        V3Event(
+            task: "t_00000000000000a1", run: 1, kind: "commented", payload: #"{"len":12,"author":"alice"}"#,
+            actor: "alice", createdAt: 1_699_990_000_300),
+        V3Event(
+            task: "t_00000000000000a1", run: 1, kind: "completed", payload: #"{"summary":"all done","result_len":8}"#,
+            actor: "alice", createdAt: 1_699_990_000_400),
+        V3Event(
+            task: "T-legacy-2", run: nil, kind: "created",
+            payload: #"{"parents":["t_00000000000000a1"],"tenant":"acme","status":"todo","assignee":null,"priority":2}"#,
+            actor: "bob", createdAt: 1_699_990_000_500),
+        V3Event(task: "T-legacy-2", run: nil, kind: "promoted", payload: nil, actor: "alice", createdAt: 1_699_990_000_600),
+        V3Event(
+            task: "T-legacy-2", run: nil, kind: "blocked", payload: #"{"reason":null}"#, actor: "bob",
+            createdAt: 1_699_990_000_700),
+        V3Event(
+            task: "t_00000000000000c3", run: 2, kind: "crashed",
+            payload: #"{"signal":null,"exit_code":1,"log_tail":"boom\n","failures":1}"#, actor: "kanband",
+            createdAt: 1_699_990_000_800),
+        V3Event(
+            task: "t_00000000000000c3", run: 2, kind: "gave_up",
+            payload: #"{"failures":1,"limit":1,"error":"worker exited with status 1"}"#, actor: "kanband",
+            createdAt: 1_699_990_000_900),
+        // Only something other than kanband leaves these: a task the board does not hold, a kind it does not know.
+        V3Event(
+            task: "imported-7", run: nil, kind: "note", payload: #"{"text":"imported"}"#, actor: nil,
+            createdAt: 1_699_990_001_000),
+        V3Event(
+            task: "t_00000000000000d4", run: nil, kind: "archived", payload: #"{"from":"done"}"#, actor: "alice",
+            createdAt: 1_699_990_001_100),
+    ]
+
+    /// Writes a database as kanband schema v3 left it: the v1–v3 migrations as they shipped, tasks
+    /// (one with an id not of kanband's form), links, runs, `v3Events` with ids 1…12, and an
+    /// AUTOINCREMENT counter at 20 — gc had deleted the newest events.
+    static func writeV3Database(_ path: String) throws {
+        func quoted(_ text: String?) -> String {
+            text.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL"
+        }
+        let events = v3Events.map { e in
+            "(\(quoted(e.task)), \(e.run.map(String.init) ?? "NULL"), \(quoted(e.kind)), \(quoted(e.payload)), "
+                + "\(quoted(e.actor)), \(e.createdAt))"
+        }
+        let script = """
+            \(Migrations.v1)
+            \(Migrations.v2)
+            \(Migrations.v3)
+            PRAGMA user_version = 3;
+            INSERT INTO tasks (id, title, assignee, status, priority, tenant, created_at, ready_at, completed_at, result,
+                block_reason, failures, last_error)
+            VALUES
+                ('t_00000000000000a1', 'Design', 'alice', 'done', 0, NULL, 1699990000000, NULL, 1699990000400, 'all done',
+                    NULL, 0, NULL),
+                ('T-legacy-2', 'Build', NULL, 'blocked', 2, 'acme', 1699990000500, NULL, NULL, NULL, 'wait', 0, NULL),
+                ('t_00000000000000c3', 'Flaky', 'bob', 'blocked', 0, NULL, 1699990000700, NULL, NULL, NULL,
+                    'gave up after 1 consecutive failures', 1, 'worker exited with status 1'),
+                ('t_00000000000000d4', 'Old', 'alice', 'archived', 0, NULL, 1699990000800, NULL, NULL, NULL, NULL, 0, NULL),
+                ('t_00000000000000e5', 'Next', 'bob', 'ready', 1, NULL, 1699990000900, 1699990000950, NULL, NULL, NULL, 0,
+                    NULL),
+                ('t_00000000000000f6', 'Later', NULL, 'ready', 0, NULL, 1699990001000, 1699990001000, NULL, NULL, NULL, 0,
+                    NULL);
+            INSERT INTO links (parent_id, child_id) VALUES ('t_00000000000000a1', 'T-legacy-2');
+            INSERT INTO runs (task_id, assignee, claimer, started_at, ended_at, outcome, exit_code) VALUES
+                ('t_00000000000000a1', 'alice', 'kanband', 1699990000100, 1699990000400, 'completed', 0),
+                ('t_00000000000000c3', 'bob', 'kanband', 1699990000750, 1699990000800, 'crashed', 1);
+            INSERT INTO events (task_id, run_id, kind, payload, actor, created_at) VALUES
+                \(events.joined(separator: ",\n    "));
+            UPDATE sqlite_sequence SET seq = 20 WHERE name = 'events';
+            """
+        let file = (path as NSString).deletingLastPathComponent + "/v3.sql"
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try sqlite(path, script: file)
+    }
+
+    /// v3 → v4 rebuilds the history in the compact form: every event keeps its id, task, run,
+    /// kind, payload, actor and time as clients see them, every read path finds them, new ids
+    /// continue after the old counter, and the stats counts start exact.
+    @Test func aV3DatabaseUpgradesWithEveryEventIntact() async throws {
+        let f = try BoardFixture(seed: Self.writeV3Database)
+        defer { f.close() }
+        #expect(f.board.store.schemaVersion == 4)
+
+        let history = try await f.allEvents()
+        #expect(history.map(\.id) == Array(1...Int64(Self.v3Events.count)))
+        for (event, old) in zip(history, Self.v3Events) {
+            #expect(event.taskID == old.task)
+            #expect(event.runID == old.run)
+            #expect(event.kind == old.kind)
+            #expect(event.payload == old.payload.map { try! JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) })
+            #expect(event.actor == old.actor)
+            #expect(event.createdAt == old.createdAt.seconds)
+        }
+
+        // Per task (task show, events.list --task), for a legacy id and for a task the board does not hold.
+        let design = try await f.board.detail(GetParams(id: "t_00000000000000a1", events: 3))
+        #expect(design.events.map(\.kind) == ["spawned", "commented", "completed"])
+        #expect(design.eventCount == 5)
+        #expect(try await f.kinds("T-legacy-2") == ["created", "promoted", "blocked"])
+        #expect(try await f.events("imported-7").map(\.payload) == [["text": "imported"]])
+        #expect(try await f.board.events(EventsListParams(since: 9, limit: 2)).events.map(\.id) == [10, 11])
+
+        // A watcher's replay, filtered by kind and by the task's current assignee.
+        let failures = try await f.board.replay(
+            after: 0, upTo: 12, filter: EventFilter(kinds: [EventKind.crashed, EventKind.gaveUp, "note"]))
+        #expect(failures.events.map(\.id) == [9, 10, 11])
+        let alices = try await f.board.replay(after: 0, upTo: 12, filter: EventFilter(assignee: "alice"))
+        #expect(alices.events.map(\.id) == [1, 2, 3, 4, 5, 12])
+        let one = try await f.board.replay(after: 0, upTo: 12, filter: EventFilter(task: "T-legacy-2"))
+        #expect(one.events.map(\.id) == [6, 7, 8])
+
+        // Notification cursors find the terminal events by kind code.
+        let sub = NotifyTarget(taskID: "t_00000000000000c3", platform: "telegram", chatID: "1")
+        _ = try await f.board.notifySubscribe(NotifySubscribeParams(target: sub))
+        let pending = try await f.board.notifyPending(NotifyPendingParams())
+        #expect(pending.first?.events.map(\.kind) == ["crashed", "gave_up"])
+
+        // New events and tasks continue after the old ones: no id is handed out twice.
+        let comment = try await f.board.comment(CommentParams(id: "t_00000000000000e5", body: "next up"), actor: "t")
+        let events = try await f.events("t_00000000000000e5")
+        #expect(events.map(\.id) == [21])
+        #expect(events.first?.payload == ["author": "t", "len": 7])
+        #expect(comment.taskID == "t_00000000000000e5")
+        let created = try await f.create("after the upgrade", assignee: "carol")
+        #expect(try await f.kinds(created.id) == ["created"])
+        #expect(try Self.sqlite(f.path, sql: "SELECT count(DISTINCT seq), count(*), max(seq) FROM tasks;") == "7|7|7")
+
+        // The counts the migration filled in are exact, and triggers keep them so.
+        try await BoardStatsTests.expectExactCounts(f, after: "the upgrade")
+        try await f.unblock("T-legacy-2")
+        try await BoardStatsTests.expectExactCounts(f, after: "an unblock after the upgrade")
     }
 
     /// A task that was running under v1 has a `current_run` but no `runs` row (v1 had no runs table).

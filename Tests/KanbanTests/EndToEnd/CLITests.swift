@@ -104,7 +104,7 @@ extension Processes {
             let decoded = try JSONDecoder().decode(StatusResult.self, from: Data(status.stdout.utf8))
             #expect(decoded.pid == daemon.pid)
             #expect(decoded.database == daemon.home + "/kanban.db")
-            #expect(decoded.schemaVersion == 3)
+            #expect(decoded.schemaVersion == 4)
         }
     }
 }

@@ -15,9 +15,14 @@ final class BoardFixture: @unchecked Sendable {
     /// The actor recorded on events written through the fixture.
     static let actor = "tester"
 
-    init(clock: ManualBoardClock = ManualBoardClock(), durability: Durability = .normal) throws {
+    /// `seed`, when given, writes the database file first (an older schema to migrate, say).
+    init(
+        clock: ManualBoardClock = ManualBoardClock(), durability: Durability = .normal,
+        seed: ((_ path: String) throws -> Void)? = nil
+    ) throws {
         dir = TempDir("kanban-board")
         self.clock = clock
+        try seed?(dir.path + "/kanban.db")
         board = try Board(path: dir.path + "/kanban.db", durability: durability, clock: clock)
     }
 
