@@ -14,6 +14,7 @@ public final class Store: Sendable {
     public let schemaVersion: Int
     let pool: DatabasePool
     private let writer: WriteQueue
+    private let checkpointer: Checkpointer
 
     /// Opens (creating if needed) and migrates the database at `path`.
     init(
@@ -30,6 +31,10 @@ public final class Store: Sendable {
         let synchronous = durability.synchronousPragma
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Checkpoints run on their own thread (`Checkpointer`), never inside a commit; a WAL
+            // file that grew under a burst is cut back to 64 MiB when it starts over.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         // Owner-only from the first byte (SQLite gives the -wal and -shm files the same mode),
         // whatever the umask or the home's mode.
@@ -46,7 +51,9 @@ public final class Store: Sendable {
             }
             return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         }
-        self.writer = WriteQueue(pool: pool, onCommit: onCommit)
+        let writer = WriteQueue(pool: pool, onCommit: onCommit)
+        self.writer = writer
+        self.checkpointer = try Checkpointer(path: path, synchronous: synchronous) { writer.requestCheckpoint() }
     }
 
     /// Runs `body` inside the next group-commit transaction and returns once it is durable.
@@ -72,10 +79,14 @@ public final class Store: Sendable {
         try pool.read(body)
     }
 
-    deinit { writer.stop() }
+    deinit {
+        checkpointer.stop()
+        writer.stop()
+    }
 
     /// Stops the writer (after its pending writes) and closes every connection.
     public func close() {
+        checkpointer.stop()
         writer.stop()
         // Fold the WAL back into the database so a stopped board is one self-contained file.
         _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }

@@ -22,6 +22,7 @@ final class WriteQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Job] = []
     private var stopped = false
+    private var checkpointWanted = false
     private var thread: Thread?
     /// Signalled when the writer thread has finished its last batch.
     private let finished = DispatchSemaphore(value: 0)
@@ -69,6 +70,14 @@ final class WriteQueue: @unchecked Sendable {
         }
     }
 
+    /// Asks for one WAL checkpoint on the writer connection after the current batch (see
+    /// `Checkpointer`): the only moment no frame is being appended, so the WAL can start over.
+    func requestCheckpoint() {
+        condition.lock()
+        checkpointWanted = true
+        condition.unlock()
+    }
+
     /// Refuses new writes, lets the pending ones commit, and returns once the thread is done.
     func stop() {
         condition.lock()
@@ -92,6 +101,12 @@ final class WriteQueue: @unchecked Sendable {
             pending.removeFirst(take)
             condition.unlock()
             execute(batch)
+            condition.lock()
+            let checkpoint = checkpointWanted
+            checkpointWanted = false
+            condition.unlock()
+            // Mostly copied already by the background checkpointer; a failure leaves the WAL as it was.
+            if checkpoint { _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
         }
     }
 
