@@ -239,8 +239,8 @@ private struct Parser {
     mutating func parseValue(depth: Int) throws {
         guard position < bytes.count else { throw JSONTape.corrupted("unexpected end", at: position) }
         switch bytes[position] {
-        case UInt8(ascii: "{"): try parseObject(depth: depth + 1)
-        case UInt8(ascii: "["): try parseArray(depth: depth + 1)
+        case UInt8(ascii: "{"): try parseContainer(.object, depth: depth + 1)
+        case UInt8(ascii: "["): try parseContainer(.array, depth: depth + 1)
         case UInt8(ascii: "\""): try parseString()
         case UInt8(ascii: "t"): try literal("true", .true)
         case UInt8(ascii: "f"): try literal("false", .false)
@@ -354,66 +354,46 @@ private struct Parser {
         return value
     }
 
-    mutating func parseArray(depth: Int) throws {
+    /// An array or an object: members separated by commas up to the closing bracket. An object's
+    /// member is a string name, a colon and a value.
+    mutating func parseContainer(_ kind: JSONTape.Kind, depth: Int) throws {
         guard depth <= JSONTape.maxDepth else { throw JSONTape.corrupted("nesting deeper than \(JSONTape.maxDepth)", at: position) }
-        let index = append(.init(kind: .array, flag: false, start: UInt32(position), end: 0, count: 0))
+        let isObject = kind == .object
+        let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        let index = append(.init(kind: kind, flag: false, start: UInt32(position), end: 0, count: 0))
         position += 1
         skipWhitespace()
         var count: UInt32 = 0
-        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+        if position < bytes.count, bytes[position] == close {
             position += 1
             finishContainer(index, count: 0)
             return
         }
         while true {
             skipWhitespace()
+            if isObject {
+                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                    throw JSONTape.corrupted("expected a member name", at: position)
+                }
+                try parseString()
+                skipWhitespace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
+                    throw JSONTape.corrupted("expected ':'", at: position)
+                }
+                position += 1
+                skipWhitespace()
+            }
             try parseValue(depth: depth)
             count += 1
             skipWhitespace()
-            guard position < bytes.count else { throw JSONTape.corrupted("unterminated array", at: position) }
+            guard position < bytes.count else { throw JSONTape.corrupted("unterminated \(kind)", at: position) }
             if bytes[position] == UInt8(ascii: ",") {
                 position += 1
                 continue
             }
-            guard bytes[position] == UInt8(ascii: "]") else { throw JSONTape.corrupted("expected ',' or ']'", at: position) }
-            position += 1
-            finishContainer(index, count: count)
-            return
-        }
-    }
-
-    mutating func parseObject(depth: Int) throws {
-        guard depth <= JSONTape.maxDepth else { throw JSONTape.corrupted("nesting deeper than \(JSONTape.maxDepth)", at: position) }
-        let index = append(.init(kind: .object, flag: false, start: UInt32(position), end: 0, count: 0))
-        position += 1
-        skipWhitespace()
-        var count: UInt32 = 0
-        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-            position += 1
-            finishContainer(index, count: 0)
-            return
-        }
-        while true {
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-                throw JSONTape.corrupted("expected a member name", at: position)
+            guard bytes[position] == close else {
+                throw JSONTape.corrupted("expected ',' or '\(Character(Unicode.Scalar(close)))'", at: position)
             }
-            try parseString()
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-                throw JSONTape.corrupted("expected ':'", at: position)
-            }
-            position += 1
-            skipWhitespace()
-            try parseValue(depth: depth)
-            count += 1
-            skipWhitespace()
-            guard position < bytes.count else { throw JSONTape.corrupted("unterminated object", at: position) }
-            if bytes[position] == UInt8(ascii: ",") {
-                position += 1
-                continue
-            }
-            guard bytes[position] == UInt8(ascii: "}") else { throw JSONTape.corrupted("expected ',' or '}'", at: position) }
             position += 1
             finishContainer(index, count: count)
             return
