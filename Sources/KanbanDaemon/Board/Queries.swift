@@ -66,9 +66,15 @@ struct Queries: Sendable {
         ).map(Rows.comment)
     }
 
+    /// A task's runs; `notFound` when there is no such task.
     func runs(_ db: Database, _ id: String) throws -> [RunInfo] {
         _ = try Rows.requireTask(db, id)
-        return try Row.fetchAll(
+        return try runRows(db, id)
+    }
+
+    /// The runs of a task known to exist.
+    private func runRows(_ db: Database, _ id: String) throws -> [RunInfo] {
+        try Row.fetchAll(
             db.cachedStatement(sql: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id"), arguments: [id]
         ).map(Rows.run)
     }
@@ -77,17 +83,20 @@ struct Queries: Sendable {
         let task = try Rows.requireTask(db, p.id)
         let limit = max(0, p.events ?? 20)
         let (condition, reference) = try EventStorage.taskCondition(db, task: task.id)
-        let events = try Row.fetchAll(
-            db.cachedStatement(
-                sql: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?"),
-            arguments: [reference, limit]
-        ).map(EventStorage.event).reversed()
+        let events =
+            limit == 0
+            ? []
+            : try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?"),
+                arguments: [reference, limit]
+            ).map(EventStorage.event).reversed()
         let count = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT count(*) FROM events e WHERE \(condition)"), arguments: [reference]) ?? 0
         return TaskDetail(
             task: task, parents: try parents(db, task.id), children: try children(db, task.id),
             comments: try comments(db, task.id), events: Array(events), eventCount: count,
-            runs: try runs(db, task.id), age: age(task))
+            runs: try runRows(db, task.id), age: age(task))
     }
 
     func age(_ task: TaskInfo) -> TaskAge {
