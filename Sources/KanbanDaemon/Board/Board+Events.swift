@@ -25,7 +25,9 @@ extension Board {
                 arguments.append(contentsOf: kinds.sorted().map(EventStorage.storedKind) as [any DatabaseValueConvertible])
             }
             sql += " ORDER BY e.id LIMIT 1000"
-            let events = try Row.fetchAll(cached: db, sql: sql, arguments: StatementArguments(arguments)).map(EventStorage.event)
+            // Not cached: the kinds filter has as many placeholders as the client names kinds, and
+            // each count would stay in the statement cache for good.
+            let events = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(EventStorage.event)
             // A page shorter than the limit means everything up to the boundary has been seen.
             let cursor = events.count < 1000 ? upTo : events.last!.id
             return EventsListResult(events: events, cursor: cursor)

@@ -206,8 +206,10 @@ final class Router: Sendable {
         WireJSON.encode(RPCResult(id: id, result: result))
     }
 
-    /// Runs an unbounded request — its read and the encoding of its reply (about 25 ms for 10k
-    /// tasks) — on the global executor, so the event loop keeps serving its other connections.
+    /// Keeps an unbounded request — its read and the encoding of its reply (about 25 ms for 10k
+    /// tasks) — off the event loop, so the loop keeps serving its other connections. The body
+    /// starts on the caller's executor; its read (`Board.bulkRead`) moves to the global executor,
+    /// and under this preference the rest of the body, the encoding, continues there.
     private func offLoop(_ body: () async throws -> [UInt8]) async throws -> [UInt8] {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }

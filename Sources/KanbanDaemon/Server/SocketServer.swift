@@ -123,7 +123,9 @@ final class SocketServer: Sendable {
                         return
                     case .frame(let buffer):
                         registry.setBusy(id, true)
-                        let held = await budget.acquire(buffer.readableBytes + 4096)
+                        // Parsing takes up to 16 bytes of tape per value (a value can be two bytes
+                        // of frame), built in a growing array then copied: charge that, not just the frame.
+                        let held = await budget.acquire(buffer.readableBytes * 24 + 4096)
                         let reply = await router.handle(Array(buffer.readableBytesView), session: session)
                         budget.release(held)
                         if let reply { try await outbound.write(SocketServer.frame(reply, allocator: allocator)) }

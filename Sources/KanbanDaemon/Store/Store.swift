@@ -53,7 +53,12 @@ public final class Store: Sendable {
         }
         let writer = WriteQueue(pool: pool, onCommit: onCommit)
         self.writer = writer
-        self.checkpointer = try Checkpointer(path: path, synchronous: synchronous) { writer.requestCheckpoint() }
+        do {
+            self.checkpointer = try Checkpointer(path: path, synchronous: synchronous) { writer.requestCheckpoint() }
+        } catch {
+            writer.stop()  // its thread would otherwise keep itself alive
+            throw error
+        }
     }
 
     /// Runs `body` inside the next group-commit transaction and returns once it is durable.

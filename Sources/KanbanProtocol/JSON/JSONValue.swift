@@ -16,7 +16,7 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         if let tape = decoder as? TapeDecoder {
-            self = tape.tape.jsonValue(at: tape.node)
+            self = try tape.tape.jsonValue(at: tape.node)
             return
         }
         let container = try decoder.singleValueContainer()

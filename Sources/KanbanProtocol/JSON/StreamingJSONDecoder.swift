@@ -93,6 +93,12 @@ struct TapeDecoder: Decoder {
     }
 }
 
+extension JSONTape {
+    static func unsupported(_ what: String, path: CodingPathNode?) -> DecodingError {
+        .dataCorrupted(.init(codingPath: CodingPathNode.path(path), debugDescription: "\(what) is not supported"))
+    }
+}
+
 /// A type-mismatch (or, for `null`, value-not-found) error for the value at `node`.
 func mismatch(_ type: Any.Type, at node: Int, in tape: JSONTape, path: CodingPathNode?, key: (any CodingKey)?)
     -> DecodingError
@@ -128,7 +134,9 @@ extension JSONTape {
     }
 
     func decodeFloat(at node: Int, path: CodingPathNode?, key: (any CodingKey)?) throws -> Float {
-        Float(try decodeDouble(at: node, path: path, key: key))
+        let value = Float(try decodeDouble(at: node, path: path, key: key))
+        guard value.isFinite else { throw fail(Float.self, node, path, key) }
+        return value
     }
 
     /// An integer of type `I`; a number with a fraction decodes only when it is integral (`5.0`).
@@ -153,28 +161,34 @@ extension JSONTape {
         if T.self == Int64.self {
             return unsafeBitCast(try decodeInteger(Int64.self, at: node, path: path, key: key), to: T.self)
         }
-        if T.self == JSONValue.self { return jsonValue(at: node) as! T }
+        if T.self == JSONValue.self { return try jsonValue(at: node) as! T }
         let childPath = key.map { CodingPathNode(parent: path, key: $0) } ?? path
         return try T(from: TapeDecoder(tape: self, node: node, path: childPath))
     }
 
-    /// Any value as a `JSONValue`, without a round of failed typed attempts.
-    func jsonValue(at node: Int) -> JSONValue {
+    /// Any value as a `JSONValue`, without a round of failed typed attempts. Numbers are `.int`
+    /// when integral and within Int64 (`5.0` and `1e2` included, as Foundation's decoder read
+    /// them), `.double` otherwise; a number beyond Double's range is refused, not rounded to
+    /// infinity (which could not be encoded back).
+    func jsonValue(at node: Int) throws -> JSONValue {
         let current = nodes[node]
         switch current.kind {
         case .null: return .null
         case .true: return .bool(true)
         case .false: return .bool(false)
         case .number:
-            if !current.flag, let value = integer(at: node) { return .int(value) }
-            return .double(double(at: node) ?? 0)
+            if let value = integer(at: node) { return .int(value) }
+            guard let value = double(at: node) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "number out of range"))
+            }
+            return .double(value)
         case .string: return .string(string(at: node))
         case .array:
             var elements: [JSONValue] = []
             elements.reserveCapacity(Int(current.count))
             var child = node + 1
             while child < Int(current.end) {
-                elements.append(jsonValue(at: child))
+                elements.append(try jsonValue(at: child))
                 child = next(after: child)
             }
             return .array(elements)
@@ -183,7 +197,7 @@ extension JSONTape {
             members.reserveCapacity(Int(current.count))
             var child = node + 1
             while child < Int(current.end) {
-                members[string(at: child)] = jsonValue(at: child + 1)
+                members[string(at: child)] = try jsonValue(at: child + 1)
                 child = next(after: child + 1)
             }
             return .object(members)
@@ -330,12 +344,12 @@ struct TapeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return try TapeDecoder(tape: tape, node: node, path: CodingPathNode(parent: path, key: key)).unkeyedContainer()
     }
 
-    func superDecoder() throws -> any Decoder {
-        TapeDecoder(tape: tape, node: object, path: path)
-    }
+    // Class hierarchies (what super coders are for) are not on the wire; the streaming encoder
+    // refuses them too, so the two never disagree on where a superclass's values live.
+    func superDecoder() throws -> any Decoder { throw JSONTape.unsupported("superDecoder()", path: path) }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        TapeDecoder(tape: tape, node: try require(key), path: CodingPathNode(parent: path, key: key))
+        throw JSONTape.unsupported("superDecoder(forKey:)", path: path)
     }
 }
 
@@ -357,42 +371,42 @@ struct TapeUnkeyedContainer: UnkeyedDecodingContainer {
     var count: Int? { Int(tape.nodes[array].count) }
     var isAtEnd: Bool { currentIndex >= Int(tape.nodes[array].count) }
 
-    private mutating func take() throws -> (node: Int, key: IndexKey) {
+    /// Decodes the current element with `body` and moves past it only if that succeeded, as
+    /// Foundation does (a caller may retry the same element as another type).
+    private mutating func next<T>(_ body: (JSONTape, Int, CodingPathNode?, IndexKey) throws -> T) throws -> T {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(
-                Any.self,
+                T.self,
                 .init(codingPath: CodingPathNode.path(path, appending: IndexKey(currentIndex)), debugDescription: "array is at its end"))
         }
-        let taken = (node, IndexKey(currentIndex))
+        let value = try body(tape, node, path, IndexKey(currentIndex))
         node = tape.next(after: node)
         currentIndex += 1
-        return taken
+        return value
     }
 
     mutating func decodeNil() throws -> Bool {
-        guard !isAtEnd else { return false }
-        if tape.nodes[node].kind == .null {
-            _ = try take()
-            return true
+        do {
+            return try next { tape, node, _, _ in
+                guard tape.nodes[node].kind == .null else { throw NotNull() }
+                return true
+            }
+        } catch is NotNull {
+            return false
         }
-        return false
     }
 
     mutating func decode(_ type: Bool.Type) throws -> Bool {
-        let (node, key) = try take()
-        return try tape.decodeBool(at: node, path: path, key: key)
+        try next { tape, node, path, key in try tape.decodeBool(at: node, path: path, key: key) }
     }
     mutating func decode(_ type: String.Type) throws -> String {
-        let (node, key) = try take()
-        return try tape.decodeString(at: node, path: path, key: key)
+        try next { tape, node, path, key in try tape.decodeString(at: node, path: path, key: key) }
     }
     mutating func decode(_ type: Double.Type) throws -> Double {
-        let (node, key) = try take()
-        return try tape.decodeDouble(at: node, path: path, key: key)
+        try next { tape, node, path, key in try tape.decodeDouble(at: node, path: path, key: key) }
     }
     mutating func decode(_ type: Float.Type) throws -> Float {
-        let (node, key) = try take()
-        return try tape.decodeFloat(at: node, path: path, key: key)
+        try next { tape, node, path, key in try tape.decodeFloat(at: node, path: path, key: key) }
     }
     mutating func decode(_ type: Int.Type) throws -> Int { try integer(type) }
     mutating func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
@@ -406,30 +420,30 @@ struct TapeUnkeyedContainer: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
 
     private mutating func integer<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
-        let (node, key) = try take()
-        return try tape.decodeInteger(type, at: node, path: path, key: key)
+        try next { tape, node, path, key in try tape.decodeInteger(type, at: node, path: path, key: key) }
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let (node, key) = try take()
-        return try tape.decodeValue(type, at: node, path: path, key: key)
+        try next { tape, node, path, key in try tape.decodeValue(type, at: node, path: path, key: key) }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-        let (node, key) = try take()
-        return try TapeDecoder(tape: tape, node: node, path: CodingPathNode(parent: path, key: key)).container(keyedBy: type)
+        try next { tape, node, path, key in
+            try TapeDecoder(tape: tape, node: node, path: CodingPathNode(parent: path, key: key)).container(keyedBy: type)
+        }
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        let (node, key) = try take()
-        return try TapeDecoder(tape: tape, node: node, path: CodingPathNode(parent: path, key: key)).unkeyedContainer()
+        try next { tape, node, path, key in
+            try TapeDecoder(tape: tape, node: node, path: CodingPathNode(parent: path, key: key)).unkeyedContainer()
+        }
     }
 
-    mutating func superDecoder() throws -> any Decoder {
-        let (node, key) = try take()
-        return TapeDecoder(tape: tape, node: node, path: CodingPathNode(parent: path, key: key))
-    }
+    mutating func superDecoder() throws -> any Decoder { throw JSONTape.unsupported("superDecoder()", path: path) }
 }
+
+/// `decodeNil()` found a value: the element stays current.
+private struct NotNull: Error {}
 
 struct TapeSingleValueContainer: SingleValueDecodingContainer {
     let tape: JSONTape

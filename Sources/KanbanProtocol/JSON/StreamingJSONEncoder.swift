@@ -13,8 +13,10 @@
 /// A container stays open until something is written at a shallower level or the value that
 /// opened it returns, so the usual Codable patterns — nested containers, asking for the same
 /// container twice, writing to a parent after a nested container — produce well-formed JSON.
-/// The one pattern a stream cannot express, writing into a container after a sibling container
-/// was opened after it, is refused with `EncodingError.invalidValue` rather than misplaced.
+/// What a stream cannot express is refused with `EncodingError.invalidValue` rather than written
+/// as broken JSON: writing into a container after a sibling container opened after it, encoding
+/// one value twice (two containers, or a container and a single value), and super encoders
+/// (class hierarchies, which no wire type has).
 public enum StreamingJSONEncoder {
     /// Encodes `value` as compact JSON.
     public static func encode<T: Encodable>(_ value: T, capacity: Int = 256) throws -> [UInt8] {
@@ -55,6 +57,17 @@ final class JSONSink {
         }
     }
 
+    /// Records the first misuse; the whole encode then fails instead of returning broken JSON.
+    /// Fails the encode; the returned encoder writes into a scratch sink that is thrown away.
+    func unsupportedSuperEncoder() -> any Encoder {
+        fail("superEncoder is not supported")
+        return StreamEncoder(sink: JSONSink(capacity: 0), level: 0, start: 0)
+    }
+
+    func fail(_ what: String) {
+        if failure == nil { failure = .invalidValue(what, .init(codingPath: [], debugDescription: what)) }
+    }
+
     /// Opens a container; returns where it is (its level and serial).
     func open(object: Bool) -> Position {
         bytes.append(object ? UInt8(ascii: "{") : UInt8(ascii: "["))
@@ -70,11 +83,7 @@ final class JSONSink {
         guard frames.count == position.level, frames[position.level - 1].serial == position.serial else {
             // The container was closed when a sibling opened after it; whatever it writes now
             // would land in the wrong place, so the whole encode fails.
-            if failure == nil {
-                failure = .invalidValue(
-                    position.level,
-                    .init(codingPath: [], debugDescription: "a container was written to after a sibling container opened"))
-            }
+            fail("a container was written to after a sibling container opened")
             return
         }
         if frames[position.level - 1].count > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -92,7 +101,7 @@ final class JSONSink {
     func encodeValue<T: Encodable>(_ value: T) throws {
         let level = frames.count
         let start = bytes.count
-        try value.encode(to: StreamEncoder(sink: self, level: level))
+        try value.encode(to: StreamEncoder(sink: self, level: level, start: start))
         if bytes.count == start { bytes.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")]) }
         close(above: level)
     }
@@ -137,7 +146,8 @@ final class JSONSink {
             throw EncodingError.invalidValue(
                 value, .init(codingPath: [], debugDescription: "\(value) is not representable in JSON"))
         }
-        if value == value.rounded(.towardZero), abs(value) < 1e15 {
+        // Integral values Double holds exactly print as integers (`5`, not `5.0`).
+        if value == value.rounded(.towardZero), abs(value) <= 9_007_199_254_740_992 {
             integer(Int64(value))
         } else {
             bytes.append(contentsOf: value.description.utf8)
@@ -160,6 +170,8 @@ final class JSONSink {
                 case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
                 case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
                 case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
                 default:
                     let hex: [UInt8] = Array("0123456789abcdef".utf8)
                     bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
@@ -182,6 +194,8 @@ struct StreamEncoder: Encoder {
     let sink: JSONSink
     /// How many containers were open when this value started; its own container is `level + 1`.
     let level: Int
+    /// Where the value's bytes begin: anything there already means it was encoded once.
+    let start: Int
     /// Not tracked: building a path per nested value costs more than the values; nothing here reads it.
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
@@ -193,6 +207,7 @@ struct StreamEncoder: Encoder {
             return Position(level: level + 1, serial: sink.frames[level].serial)
         }
         sink.close(above: level)
+        if sink.bytes.count != start { sink.fail("a value was encoded twice (two containers, or a container and a single value)") }
         return sink.open(object: object)
     }
 
@@ -205,7 +220,7 @@ struct StreamEncoder: Encoder {
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        StreamSingleValueContainer(sink: sink, level: level)
+        StreamSingleValueContainer(sink: sink, level: level, start: start)
     }
 }
 
@@ -290,17 +305,11 @@ struct StreamKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return StreamUnkeyedContainer(sink: sink, position: nested)
     }
 
-    mutating func superEncoder() -> any Encoder { superEncoder(named: "super") }
+    // Class hierarchies (what super coders are for) are not on the wire. A streamed slot cannot be
+    // left open for an encoder used later, so these fail the encode instead of writing broken JSON.
+    mutating func superEncoder() -> any Encoder { sink.unsupportedSuperEncoder() }
 
-    mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(named: key.stringValue) }
-
-    /// The returned encoder must encode something (the position after the key is already written).
-    private func superEncoder(named name: String) -> any Encoder {
-        sink.beginMember(of: position)
-        sink.string(name)
-        sink.bytes.append(UInt8(ascii: ":"))
-        return StreamEncoder(sink: sink, level: position.level)
-    }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { sink.unsupportedSuperEncoder() }
 }
 
 struct StreamUnkeyedContainer: UnkeyedEncodingContainer {
@@ -354,37 +363,41 @@ struct StreamUnkeyedContainer: UnkeyedEncodingContainer {
         return StreamUnkeyedContainer(sink: sink, position: nested)
     }
 
-    mutating func superEncoder() -> any Encoder {
-        sink.beginMember(of: position)
-        return StreamEncoder(sink: sink, level: position.level)
-    }
+    mutating func superEncoder() -> any Encoder { sink.unsupportedSuperEncoder() }
 }
 
 /// Writes one value at the position its parent prepared (after a key or a comma).
 struct StreamSingleValueContainer: SingleValueEncodingContainer {
     let sink: JSONSink
     let level: Int
+    let start: Int
     /// Not tracked: building a path per nested value costs more than the values; nothing here reads it.
     var codingPath: [any CodingKey] { [] }
 
-    mutating func encodeNil() throws {
+    /// Closes what the value's encoding left open; a second value in the same slot is a misuse.
+    private func begin() {
         sink.close(above: level)
+        if sink.bytes.count != start { sink.fail("a single value was encoded twice") }
+    }
+
+    mutating func encodeNil() throws {
+        begin()
         sink.null()
     }
     mutating func encode(_ value: Bool) throws {
-        sink.close(above: level)
+        begin()
         sink.bool(value)
     }
     mutating func encode(_ value: String) throws {
-        sink.close(above: level)
+        begin()
         sink.string(value)
     }
     mutating func encode(_ value: Double) throws {
-        sink.close(above: level)
+        begin()
         try sink.double(value)
     }
     mutating func encode(_ value: Float) throws {
-        sink.close(above: level)
+        begin()
         try sink.double(Double(value))
     }
     mutating func encode(_ value: Int) throws { integer(value) }
@@ -399,12 +412,12 @@ struct StreamSingleValueContainer: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt64) throws { integer(value) }
 
     private func integer<I: BinaryInteger>(_ value: I) {
-        sink.close(above: level)
+        begin()
         sink.integer(value)
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        sink.close(above: level)
+        begin()
         try sink.encodeValue(value)
     }
 }

@@ -98,4 +98,50 @@ import Testing
             #"{"zzz":[1,{"x":2}],"created_at":3,"consecutive_failures":0,"status":"done","title":"t\u0069tle","id":"t_9","priority":1,"body":null,"workspace_kind":"scratch"}"#)
         #expect(task == TaskInfo(id: "t_9", title: "title", status: .done, priority: 1, createdAt: 3))
     }
+
+    @Test func anyJSONNumbersReadAsFoundationReadThem() throws {
+        #expect(try decode(JSONValue.self, "5.0") == 5)
+        #expect(try decode(JSONValue.self, "1e2") == 100)
+        #expect(try decode(JSONValue.self, "-0") == 0)
+        #expect(try decode(JSONValue.self, "2.5") == .double(2.5))
+        #expect(try decode(JSONValue.self, "1e20") == .double(1e20))
+        // Beyond Double: refused rather than read as 0 or as infinity (which could not be sent back).
+        #expect(throws: DecodingError.self) { try decode(JSONValue.self, "[1.5e400]") }
+        #expect(throws: DecodingError.self) { try decode(Float.self, "1e300") }
+    }
+
+    @Test func aFailedArrayElementStaysCurrent() throws {
+        struct Lenient: Decodable {
+            var numbers: [Int] = []
+            init(from decoder: any Decoder) throws {
+                var array = try decoder.unkeyedContainer()
+                while !array.isAtEnd {
+                    if let number = try? array.decode(Int.self) {
+                        numbers.append(number)
+                    } else {
+                        _ = try array.decode(String.self)
+                    }
+                }
+            }
+        }
+        #expect(try decode(Lenient.self, #"[1,"x",2,3]"#).numbers == [1, 2, 3])
+        struct NilProbe: Decodable {
+            var result: [Int?] = []
+            init(from decoder: any Decoder) throws {
+                var array = try decoder.unkeyedContainer()
+                while !array.isAtEnd { result.append(try array.decodeNil() ? nil : try array.decode(Int.self)) }
+                #expect(throws: DecodingError.self) { try array.decodeNil() }
+            }
+        }
+        #expect(try decode(NilProbe.self, "[1,null,3]").result == [1, nil, 3])
+    }
+
+    @Test func superDecodersAreRefusedNotMisread() {
+        struct Sub: Decodable {
+            init(from decoder: any Decoder) throws {
+                _ = try decoder.container(keyedBy: IndexKey.self).superDecoder()
+            }
+        }
+        #expect(throws: DecodingError.self) { try decode(Sub.self, #"{"super":{}}"#) }
+    }
 }

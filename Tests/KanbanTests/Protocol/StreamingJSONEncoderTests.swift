@@ -84,4 +84,52 @@ import Testing
     @Test func writingToAClosedSiblingIsRefusedNotMisplaced() {
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder.encode(Awkward(writeToClosedSibling: true)) }
     }
+
+    struct Misuse: Encodable {
+        enum Way { case containerThenValue, twoKinds, twoValues, keyedSuper, unkeyedSuper }
+        enum Key: String, CodingKey { case a }
+        let way: Way
+
+        func encode(to encoder: any Encoder) throws {
+            switch way {
+            case .containerThenValue:
+                var keyed = encoder.container(keyedBy: Key.self)
+                try keyed.encode(1, forKey: .a)
+                var single = encoder.singleValueContainer()
+                try single.encode(5)
+            case .twoKinds:
+                var keyed = encoder.container(keyedBy: Key.self)
+                try keyed.encode(1, forKey: .a)
+                var unkeyed = encoder.unkeyedContainer()
+                try unkeyed.encode(2)
+            case .twoValues:
+                var single = encoder.singleValueContainer()
+                try single.encode(1)
+                try single.encode(2)
+            case .keyedSuper:
+                var keyed = encoder.container(keyedBy: Key.self)
+                try keyed.encode(1, forKey: .a)
+                _ = keyed.superEncoder()
+            case .unkeyedSuper:
+                var unkeyed = encoder.unkeyedContainer()
+                _ = unkeyed.superEncoder()
+            }
+        }
+    }
+
+    @Test(arguments: [
+        Misuse.Way.containerThenValue, .twoKinds, .twoValues, .keyedSuper, .unkeyedSuper,
+    ])
+    func misuseIsRefusedNotWrittenAsBrokenJSON(way: Misuse.Way) {
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder.encode(["x": Misuse(way: way)]) }
+    }
+
+    @Test func everyControlCharacterIsEscaped() throws {
+        let text = String(decoding: (0..<32).map { UInt8($0) }, as: UTF8.self)
+        let encoded = try StreamingJSONEncoder.encode(text)
+        #expect(!encoded.contains { $0 < 0x20 })
+        #expect(try JSONDecoder().decode(String.self, from: Data(encoded)) == text)
+        #expect(String(decoding: try StreamingJSONEncoder.encode("\u{8}\u{c}"), as: UTF8.self) == #""\b\f""#)
+        #expect(String(decoding: try StreamingJSONEncoder.encode([9_007_199_254_740_992.0]), as: UTF8.self) == "[9007199254740992]")
+    }
 }
