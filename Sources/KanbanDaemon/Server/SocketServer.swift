@@ -147,7 +147,7 @@ final class SocketServer: Sendable {
     }
 }
 
-
+/// Open connections and whether each is in the middle of a request, for graceful shutdown.
 final class ConnectionRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var channels: [Int: (channel: any Channel, busy: Bool)] = [:]
