@@ -142,25 +142,28 @@ final class JSONTape {
         }
     }
 
+    /// The four hex digits at `at` as a number; nil if one is not a hex digit.
+    static func hexValue(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> UInt32? {
+        var value: UInt32 = 0
+        for byte in bytes[start..<start + 4] {
+            let digit: UInt8
+            if byte &- UInt8(ascii: "0") < 10 {
+                digit = byte &- UInt8(ascii: "0")
+            } else if (byte | 0x20) &- UInt8(ascii: "a") < 6 {
+                digit = (byte | 0x20) &- UInt8(ascii: "a") &+ 10
+            } else {
+                return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
     /// Resolves backslash escapes (already validated by the parser).
     static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var index = 0
-        func hex4(_ at: Int) -> UInt32 {
-            var value: UInt32 = 0
-            for offset in 0..<4 {
-                let byte = raw[at + offset]
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                default: digit = byte - UInt8(ascii: "A") + 10
-                }
-                value = value << 4 | UInt32(digit)
-            }
-            return value
-        }
         while index < raw.count {
             let byte = raw[index]
             guard byte == UInt8(ascii: "\\") else {
@@ -177,13 +180,12 @@ final class JSONTape {
             case UInt8(ascii: "b"): out.append(0x08)
             case UInt8(ascii: "f"): out.append(0x0C)
             case UInt8(ascii: "u"):
-                var scalar = hex4(index)
+                var scalar = JSONTape.hexValue(raw, at: index)!  // validated by the parser
                 index += 4
                 if (0xD800..<0xDC00).contains(scalar), index + 6 <= raw.count, raw[index] == UInt8(ascii: "\\"),
                     raw[index + 1] == UInt8(ascii: "u")
                 {
-                    let low = hex4(index + 2)
-                    if (0xDC00..<0xE000).contains(low) {
+                    if let low = JSONTape.hexValue(raw, at: index + 2), (0xDC00..<0xE000).contains(low) {
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                         index += 6
                     }
@@ -337,19 +339,8 @@ private struct Parser {
 
     /// The code unit of the `\\uXXXX` escape starting at `at`.
     func hexEscape(at start: Int) throws -> UInt32 {
-        guard start + 6 <= bytes.count else { throw JSONTape.corrupted("invalid \\u escape", at: start) }
-        var value: UInt32 = 0
-        for offset in 2..<6 {
-            let byte = bytes[start + offset]
-            let digit: UInt8
-            if isDigit(byte) {
-                digit = byte &- UInt8(ascii: "0")
-            } else if (byte | 0x20) &- UInt8(ascii: "a") < 6 {
-                digit = (byte | 0x20) &- UInt8(ascii: "a") &+ 10
-            } else {
-                throw JSONTape.corrupted("invalid \\u escape", at: start)
-            }
-            value = value << 4 | UInt32(digit)
+        guard start + 6 <= bytes.count, let value = JSONTape.hexValue(bytes, at: start + 2) else {
+            throw JSONTape.corrupted("invalid \\u escape", at: start)
         }
         return value
     }
