@@ -11,7 +11,7 @@ import KanbanClient
 import KanbanProtocol
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Daemon status: pid, version, uptime, database, dispatcher health.")
+    static let configuration = CommandConfiguration(commandName: "status", _superCommandName: Kanbanctl.toolName, abstract: "Daemon status: pid, version, uptime, database, dispatcher health.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print as JSON.") var json = false
 
@@ -38,7 +38,7 @@ struct Status: ParsableCommand {
 
 struct Dispatch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dispatch",
+        commandName: "dispatch", _superCommandName: Kanbanctl.toolName,
         abstract: "Run one dispatcher pass now. --dry-run reports what it would do and changes nothing.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Change nothing; report what a pass would do.") var dryRun = false
@@ -78,7 +78,7 @@ struct Dispatch: ParsableCommand {
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "reload",
+        commandName: "reload", _superCommandName: Kanbanctl.toolName,
         abstract: "Reload kanband.toml. A bad file is refused and the running configuration stays.")
     @OptionGroup var global: GlobalOptions
 
@@ -90,7 +90,7 @@ struct Reload: ParsableCommand {
 }
 
 struct Runs: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List a task's runs: each claim and its worker's fate.")
+    static let configuration = CommandConfiguration(commandName: "runs", _superCommandName: Kanbanctl.toolName, abstract: "List a task's runs: each claim and its worker's fate.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Flag(help: "Print as JSON.") var json = false
@@ -143,7 +143,7 @@ enum Interrupt {
 }
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "Print a task's worker log.")
+    static let configuration = CommandConfiguration(commandName: "log", _superCommandName: Kanbanctl.toolName, abstract: "Print a task's worker log.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Option(help: "Only the last BYTES bytes (a partial first line is dropped).") var tail: Int?
@@ -214,7 +214,7 @@ func stream(_ client: KanbanClient, params: WatchParams, json: Bool, line: (Even
 
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "watch",
+        commandName: "watch", _superCommandName: Kanbanctl.toolName,
         abstract: "Stream board events as they are committed (Ctrl-C to stop).",
         discussion: "With --since ID, events after ID are replayed first, then live ones follow with no gap.")
     @OptionGroup var global: GlobalOptions
@@ -235,7 +235,7 @@ struct Watch: ParsableCommand {
 }
 
 struct Tail: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tail", abstract: "Follow one task's events: its history, then live (Ctrl-C to stop).")
+    static let configuration = CommandConfiguration(commandName: "tail", _superCommandName: Kanbanctl.toolName, abstract: "Follow one task's events: its history, then live (Ctrl-C to stop).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Flag(help: "One JSON event per line.") var json = false
@@ -249,7 +249,7 @@ struct Tail: ParsableCommand {
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Board statistics: counts, ages, throughput, failures.")
+    static let configuration = CommandConfiguration(commandName: "stats", _superCommandName: Kanbanctl.toolName, abstract: "Board statistics: counts, ages, throughput, failures.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print as JSON.") var json = false
 
@@ -283,7 +283,7 @@ struct Stats: ParsableCommand {
 
 struct GC: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gc",
+        commandName: "gc", _superCommandName: Kanbanctl.toolName,
         abstract: "Remove old events of finished tasks, old worker logs and archived tasks' scratch workspaces.")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Keep events younger than this many days.") var eventRetentionDays: Double?
@@ -324,7 +324,7 @@ struct NotifyTargetOptions: ParsableArguments {
 
 struct NotifySubscribe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "notify-subscribe",
+        commandName: "notify-subscribe", _superCommandName: Kanbanctl.toolName,
         abstract: "Subscribe a chat to a task's terminal events (completed, blocked, gave_up, crashed, timed_out, archived).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
@@ -344,7 +344,7 @@ struct NotifySubscribe: ParsableCommand {
 }
 
 struct NotifyList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "notify-list", abstract: "List notification subscriptions.")
+    static let configuration = CommandConfiguration(commandName: "notify-list", _superCommandName: Kanbanctl.toolName, abstract: "List notification subscriptions.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Only this task's subscriptions.") var id: String?
     @Flag(help: "Print as JSON.") var json = false
@@ -366,7 +366,7 @@ struct NotifyList: ParsableCommand {
 }
 
 struct NotifyUnsubscribe: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "notify-unsubscribe", abstract: "Remove a notification subscription.")
+    static let configuration = CommandConfiguration(commandName: "notify-unsubscribe", _superCommandName: Kanbanctl.toolName, abstract: "Remove a notification subscription.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @OptionGroup var target: NotifyTargetOptions

@@ -5,7 +5,7 @@ import KanbanProtocol
 /// The command tree of kanbanctl, shared with the chat gateway's `/kanban …`.
 public struct Kanbanctl: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "kanbanctl",
+        commandName: Kanbanctl.toolName,
         abstract: "Drive a kanban board: create tasks, link them, watch workers finish them.",
         discussion: """
             kanbanctl talks to kanband over its Unix socket (see --home/--socket, KANBAN_HOME, KANBAN_SOCKET). \
@@ -22,6 +22,20 @@ public struct Kanbanctl: ParsableCommand {
         ])
 
     public init() {}
+
+    /// The root's name. Every subcommand names it as its `_superCommandName`, so a subcommand
+    /// parsed on its own (`KanbanCLI.parse`) prints the same usage and help as under the root.
+    static let toolName = "kanbanctl"
+
+    /// Subcommands by name and alias.
+    static let subcommandsByName: [String: any ParsableCommand.Type] = {
+        var table: [String: any ParsableCommand.Type] = [:]
+        for command in configuration.subcommands {
+            let names = [command.configuration.commandName].compactMap { $0 } + command.configuration.aliases
+            for name in names { table[name] = command }
+        }
+        return table
+    }()
 }
 
 /// Entry points for kanbanctl and for anything that runs the same commands from text.
@@ -30,7 +44,7 @@ public enum KanbanCLI {
     public static func run(_ arguments: [String], context: CommandContext) -> Int32 {
         CommandContext.$current.withValue(context) {
             do {
-                var command = try Kanbanctl.parseAsRoot(arguments)
+                var command = try parse(arguments)
                 do {
                     try command.run()
                     return ExitStatus.ok
@@ -41,6 +55,23 @@ public enum KanbanCLI {
                 return report(error, command: nil)
             }
         }
+    }
+
+    /// Parses a command line into its command.
+    ///
+    /// `kanbanctl VERB …` is first parsed by VERB's own parser: swift-argument-parser's root parse
+    /// also tries two completion-script pseudo-commands and reflects over more types, about a third
+    /// of a short command's whole run (docs/PERFORMANCE.md). Whatever that parse refuses (help,
+    /// `--version`, usage errors) is parsed again from the root, so every message and help text is
+    /// exactly the root's (a help request parses as a help command, not as VERB); completion-script and help-dump requests go to the root directly.
+    static func parse(_ arguments: [String]) throws -> any ParsableCommand {
+        if let verb = arguments.first, let command = Kanbanctl.subcommandsByName[verb],
+            !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") || $0.hasPrefix("--experimental-") }),
+            let parsed = try? command.parseAsRoot(Array(arguments.dropFirst())), type(of: parsed) == command
+        {
+            return parsed
+        }
+        return try Kanbanctl.parseAsRoot(arguments)
     }
 
     /// Runs a command line as a chat message gives it (`create "fix it" --assignee bob`) and

@@ -9,7 +9,7 @@ import KanbanProtocol
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "create",
+        commandName: "create", _superCommandName: Kanbanctl.toolName,
         abstract: "Create a task.",
         discussion: """
             The task starts ready when it has no unfinished parent, todo otherwise, or triage with --triage. \
@@ -65,7 +65,7 @@ struct Create: ParsableCommand {
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List tasks (priority first, then oldest).", aliases: ["ls"])
+        commandName: "list", _superCommandName: Kanbanctl.toolName, abstract: "List tasks (priority first, then oldest).", aliases: ["ls"])
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this assignee's tasks.") var assignee: String?
     @Flag(help: "Only tasks assigned to KANBAN_ASSIGNEE (or --author).") var mine = false
@@ -105,7 +105,7 @@ struct List: ParsableCommand {
 }
 
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one task: fields, links, comments, runs, latest events.")
+    static let configuration = CommandConfiguration(commandName: "show", _superCommandName: Kanbanctl.toolName, abstract: "Show one task: fields, links, comments, runs, latest events.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Option(help: "How many of the latest events to show.") var events: Int = 20
@@ -164,7 +164,7 @@ struct Show: ParsableCommand {
 
 struct Assign: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "assign",
+        commandName: "assign", _superCommandName: Kanbanctl.toolName,
         abstract: "Assign a task to a worker profile (none, - or null unassigns). Refused while running.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
@@ -181,7 +181,7 @@ struct Assign: ParsableCommand {
 
 struct Link: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "link",
+        commandName: "link", _superCommandName: Kanbanctl.toolName,
         abstract: "Make CHILD wait for PARENT. Self-links and cycles are refused; a ready child goes back to todo.")
     @OptionGroup var global: GlobalOptions
     @Argument var parent: String
@@ -195,7 +195,7 @@ struct Link: ParsableCommand {
 }
 
 struct Unlink: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "unlink", abstract: "Remove a dependency; the child becomes ready if nothing else blocks it.")
+    static let configuration = CommandConfiguration(commandName: "unlink", _superCommandName: Kanbanctl.toolName, abstract: "Remove a dependency; the child becomes ready if nothing else blocks it.")
     @OptionGroup var global: GlobalOptions
     @Argument var parent: String
     @Argument var child: String
@@ -209,7 +209,7 @@ struct Unlink: ParsableCommand {
 
 struct Comment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "comment",
+        commandName: "comment", _superCommandName: Kanbanctl.toolName,
         abstract: "Add a comment to a task's thread.",
         discussion: "Inside a worker, `kanbanctl comment -- \"text\"` comments on the worker's own task.")
     @OptionGroup var global: GlobalOptions
@@ -256,7 +256,7 @@ func bulk(_ ids: [String], _ body: (String) throws -> String) throws {
 
 struct Complete: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "complete",
+        commandName: "complete", _superCommandName: Kanbanctl.toolName,
         abstract: "Mark tasks done (from running, ready or blocked); their waiting children become ready.",
         discussion: "Example: kanbanctl complete t_a t_b --result \"merged in #12\"")
     @OptionGroup var global: GlobalOptions
@@ -276,7 +276,7 @@ struct Complete: ParsableCommand {
 
 struct Block: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "block",
+        commandName: "block", _superCommandName: Kanbanctl.toolName,
         abstract: "Block tasks with a reason (needs a human).",
         discussion: "Examples: kanbanctl block t_a need the API key;  kanbanctl block t_a waiting --ids t_b t_c")
     @OptionGroup var global: GlobalOptions
@@ -306,7 +306,7 @@ struct Block: ParsableCommand {
 
 struct Unblock: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unblock",
+        commandName: "unblock", _superCommandName: Kanbanctl.toolName,
         abstract: "Return blocked tasks to ready (or todo while a parent is unfinished); resets the failure count.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task ids.") var ids: [String]
@@ -321,7 +321,7 @@ struct Unblock: ParsableCommand {
 }
 
 struct Archive: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "archive", abstract: "Archive tasks: hidden from default views; a running worker is stopped.")
+    static let configuration = CommandConfiguration(commandName: "archive", _superCommandName: Kanbanctl.toolName, abstract: "Archive tasks: hidden from default views; a running worker is stopped.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task ids.") var ids: [String]
 
@@ -336,7 +336,7 @@ struct Archive: ParsableCommand {
 
 struct Promote: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "promote",
+        commandName: "promote", _superCommandName: Kanbanctl.toolName,
         abstract: "Move triage tasks onto the board: ready (todo while a parent is unfinished), or todo with --todo.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task ids.") var ids: [String]

@@ -4,7 +4,7 @@ import KanbanProtocol
 
 struct Claim: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "claim",
+        commandName: "claim", _superCommandName: Kanbanctl.toolName,
         abstract: "Claim a ready task for an external worker; prints the run id to pass to later calls.",
         discussion: "Keep the claim alive with `kanbanctl heartbeat ID --run RUN` before the TTL runs out.")
     @OptionGroup var global: GlobalOptions
@@ -32,7 +32,7 @@ struct Claim: ParsableCommand {
 
 struct Heartbeat: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "heartbeat",
+        commandName: "heartbeat", _superCommandName: Kanbanctl.toolName,
         abstract: "Extend a running task's claim (workers call this while they work).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id (default: KANBAN_TASK_ID).") var id: String?
@@ -56,7 +56,7 @@ struct Heartbeat: ParsableCommand {
 
 struct Context: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "context",
+        commandName: "context", _superCommandName: Kanbanctl.toolName,
         abstract: "Print a task's brief for its worker: title, body, parent results, comment thread.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id (default: KANBAN_TASK_ID).") var id: String?

@@ -76,6 +76,36 @@ extension Processes {
             #expect(daemon.ctl("list", "--archived").stdout.contains(d))
         }
 
+        /// Each verb is parsed by its own parser first (`KanbanCLI.parse`); help and usage errors
+        /// must still read exactly as the root's, for every verb and alias the root lists.
+        @Test func everyVerbsHelpAndErrorsMatchTheRoots() throws {
+            let root = runProcess(Binaries.kanbanctl, ["--help"], environment: [:])
+            let listing = root.stdout.components(separatedBy: "SUBCOMMANDS:").last ?? ""
+            // "  list, ls                List tasks…": names up to the gap before the abstract.
+            let verbs = listing.split(separator: "\n")
+                .filter { $0.hasPrefix("  ") && $0.dropFirst(2).first?.isLetter == true }
+                .flatMap { line in
+                    (line.dropFirst(2).components(separatedBy: "  ").first ?? "").components(separatedBy: ", ")
+                }
+            #expect(verbs.count >= 27)
+            #expect(verbs.contains("ls") && verbs.contains("notify-unsubscribe"))
+            for verb in verbs {
+                let canonical = runProcess(Binaries.kanbanctl, ["help", verb], environment: [:])
+                #expect(canonical.code == 0)
+                #expect(canonical.stdout.contains("USAGE: kanbanctl "), "\(verb)")
+                for flag in ["--help", "-h"] {
+                    let help = runProcess(Binaries.kanbanctl, [verb, flag], environment: [:])
+                    #expect(help.code == 0)
+                    #expect(help.stdout == canonical.stdout, "\(verb) \(flag)")
+                }
+                let refused = runProcess(Binaries.kanbanctl, [verb, "--no-such-option"], environment: [:])
+                #expect(refused.code == 2)
+                #expect(refused.stderr.hasPrefix("Error: "), "\(verb)")
+                #expect(refused.stderr.contains("See 'kanbanctl "), "\(verb): \(refused.stderr)")
+            }
+            #expect(runProcess(Binaries.kanbanctl, ["create", "--version"], environment: [:]).stdout.hasPrefix("0."))
+        }
+
         @Test func idempotencyKeyReturnsTheSameTask() throws {
             let daemon = try TestDaemon()
             let first = try daemon.create("x", "--idempotency-key", "abc")
