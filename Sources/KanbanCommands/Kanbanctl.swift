@@ -27,6 +27,12 @@ public struct Kanbanctl: ParsableCommand {
     /// parsed on its own (`KanbanCLI.parse`) prints the same usage and help as under the root.
     static let toolName = "kanbanctl"
 
+    /// The verbs the quick reader knows (`QuickCommandLine`), by name.
+    static let quickVerbs: [String: @Sendable (ArraySlice<String>) -> (any ParsableCommand)?] = [
+        "create": Create.quickParseAny, "complete": Complete.quickParseAny, "comment": Comment.quickParseAny,
+        "heartbeat": Heartbeat.quickParseAny,
+    ]
+
     /// Subcommands by name and alias.
     static let subcommandsByName: [String: any ParsableCommand.Type] = {
         var table: [String: any ParsableCommand.Type] = [:]
@@ -59,14 +65,23 @@ public enum KanbanCLI {
 
     /// Parses a command line into its command.
     ///
-    /// `kanbanctl VERB …` is first parsed by VERB's own parser: swift-argument-parser's root parse
-    /// also tries two completion-script pseudo-commands and reflects over more types, about a third
-    /// of a short command's whole run (docs/PERFORMANCE.md). Whatever that parse refuses (help,
-    /// `--version`, usage errors) is parsed again from the root, so every message and help text is
-    /// exactly the root's (a help request parses as a help command, not as VERB); completion-script and help-dump requests go to the root directly.
+    /// Three ways, cheapest first; each later one reads every line the earlier ones left:
+    /// - the hot worker verbs in their plain shape are read by `QuickCommandLine`, without
+    ///   reflection;
+    /// - `kanbanctl VERB …` is parsed by VERB's own parser: swift-argument-parser's root parse also
+    ///   tries two completion-script pseudo-commands, about a third of a short command's run;
+    /// - the root parses everything else, and whatever the verb's parser refused (help,
+    ///   `--version`, usage errors), so every message and help text is exactly the root's. A help
+    ///   request parses as a help command, not as VERB, and goes to the root too.
+    /// docs/PERFORMANCE.md has the measurements.
     static func parse(_ arguments: [String]) throws -> any ParsableCommand {
-        if let verb = arguments.first, let command = Kanbanctl.subcommandsByName[verb],
-            !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") || $0.hasPrefix("--experimental-") }),
+        guard let verb = arguments.first, let command = Kanbanctl.subcommandsByName[verb] else {
+            return try Kanbanctl.parseAsRoot(arguments)
+        }
+        if var quick = Kanbanctl.quickVerbs[verb]?(arguments.dropFirst()), (try? quick.validate()) != nil {
+            return quick
+        }
+        if !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") || $0.hasPrefix("--experimental-") }),
             let parsed = try? command.parseAsRoot(Array(arguments.dropFirst())), type(of: parsed) == command
         {
             return parsed

@@ -63,6 +63,35 @@ struct Create: ParsableCommand {
     }
 }
 
+extension Create: QuickParsable {
+    static func quickParse(_ arguments: ArraySlice<String>) -> Create? {
+        guard
+            let line = QuickCommandLine(
+                arguments,
+                options: QuickCommandLine.globalOptions.union([
+                    "--body", "--assignee", "--parent", "--workspace", "--tenant", "--priority", "--idempotency-key",
+                    "--created-by",
+                ]),
+                repeatable: ["--parent"], flags: ["--triage", "--json"]),
+            line.positionals.count == 1, let priority = line.number("--priority", as: Int.self)
+        else { return nil }
+        var command = Create()
+        command.global = line.global
+        command.title = line.positionals[0]
+        command.body = line.value("--body")
+        command.assignee = line.value("--assignee")
+        command.parents = line.values("--parent")
+        command.workspace = line.value("--workspace") ?? "scratch"
+        command.tenant = line.value("--tenant")
+        command.priority = priority ?? 0
+        command.triage = line.flag("--triage")
+        command.idempotencyKey = line.value("--idempotency-key")
+        command.createdBy = line.value("--created-by")
+        command.json = line.flag("--json")
+        return command
+    }
+}
+
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", _superCommandName: Kanbanctl.toolName, abstract: "List tasks (priority first, then oldest).", aliases: ["ls"])
@@ -240,6 +269,19 @@ struct Comment: ParsableCommand {
     }
 }
 
+extension Comment: QuickParsable {
+    static func quickParse(_ arguments: ArraySlice<String>) -> Comment? {
+        guard let line = QuickCommandLine(arguments, options: QuickCommandLine.globalOptions.union(["--task"])) else {
+            return nil
+        }
+        var command = Comment()
+        command.global = line.global
+        command.words = line.positionals
+        command.task = line.value("--task")
+        return command
+    }
+}
+
 /// Runs one call per id; every id is tried, failures are reported on stderr and make the exit 1.
 func bulk(_ ids: [String], _ body: (String) throws -> String) throws {
     var failed = false
@@ -271,6 +313,19 @@ struct Complete: ParsableCommand {
                 .taskComplete, CompleteParams(id: id, result: result, author: global.actor, runID: global.runID(for: id)))
             return "Completed \(id)"
         }
+    }
+}
+
+extension Complete: QuickParsable {
+    static func quickParse(_ arguments: ArraySlice<String>) -> Complete? {
+        guard let line = QuickCommandLine(arguments, options: QuickCommandLine.globalOptions.union(["--result"])) else {
+            return nil
+        }
+        var command = Complete()
+        command.global = line.global
+        command.ids = line.positionals
+        command.result = line.value("--result")
+        return command
     }
 }
 

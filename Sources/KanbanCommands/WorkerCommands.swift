@@ -54,6 +54,24 @@ struct Heartbeat: ParsableCommand {
     }
 }
 
+extension Heartbeat: QuickParsable {
+    static func quickParse(_ arguments: ArraySlice<String>) -> Heartbeat? {
+        guard
+            let line = QuickCommandLine(
+                arguments, options: QuickCommandLine.globalOptions.union(["--run", "--ttl", "--note"])),
+            line.positionals.count <= 1, let runID = line.number("--run", as: Int64.self),
+            let ttl = line.number("--ttl", as: Double.self)
+        else { return nil }
+        var command = Heartbeat()
+        command.global = line.global
+        command.id = line.positionals.first
+        command.runID = runID
+        command.ttl = ttl
+        command.note = line.value("--note")
+        return command
+    }
+}
+
 struct Context: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "context", _superCommandName: Kanbanctl.toolName,
