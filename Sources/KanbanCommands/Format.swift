@@ -33,17 +33,54 @@ enum Format {
     }
 
     static func padded(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        var line = ""
+        appendPadded(&line, text, width)
+        return line
     }
 
-    static func taskLine(_ task: TaskInfo) -> String { taskLine(task.summary) }
+    /// Appends `text` and spaces up to `width` characters. ASCII text (ids, statuses, most
+    /// names) is measured by its bytes, without walking grapheme clusters.
+    static func appendPadded(_ line: inout String, _ text: String, _ width: Int) {
+        line += text
+        let utf8 = text.utf8
+        let count = utf8.count < width && utf8.allSatisfy({ $0 < 0x80 }) ? utf8.count : text.count
+        if count < width { line += spaces.prefix(width - count) }
+    }
 
-    static func taskLine(_ task: TaskSummary) -> String {
-        var line = "\(icon(task.status)) \(task.id)  \(padded(task.status.rawValue, 8))  "
-        line += padded(task.assignee ?? "(unassigned)", 20)
-        if let tenant = task.tenant { line += " [\(tenant)]" }
-        if task.priority != 0 { line += " P\(task.priority)" }
-        return line + "  " + task.title
+    private static let spaces = String(repeating: " ", count: 64)
+
+    /// The rows of `list`, one per line, in one string (no per-row strings to join).
+    static func taskLines(_ tasks: [TaskSummary]) -> String {
+        var text = ""
+        text.reserveCapacity(tasks.reduce(0) { $0 + $1.id.utf8.count + $1.title.utf8.count + 49 })
+        for (index, task) in tasks.enumerated() {
+            if index > 0 { text += "\n" }
+            appendTaskLine(&text, task)
+        }
+        return text
+    }
+
+    /// One row of `list`, appended in place: a 10k-row list spent a quarter of its client time in
+    /// interpolation, padding and joining per-row strings.
+    static func appendTaskLine(_ line: inout String, _ task: TaskSummary) {
+        line += icon(task.status)
+        line += " "
+        line += task.id
+        line += "  "
+        appendPadded(&line, task.status.rawValue, 8)
+        line += "  "
+        appendPadded(&line, task.assignee ?? "(unassigned)", 20)
+        if let tenant = task.tenant {
+            line += " ["
+            line += tenant
+            line += "]"
+        }
+        if task.priority != 0 {
+            line += " P"
+            line += String(task.priority)
+        }
+        line += "  "
+        line += task.title
     }
 
     static func eventLine(_ event: EventInfo, withTask: Bool = false, assignee: String? = nil) -> String {

@@ -129,7 +129,7 @@ struct List: ParsableCommand {
         // The table shows only summary members: no bodies or results to send and parse.
         params.summary = true
         let result: TaskSummaryListResult = try client.call(.taskList, params)
-        out(result.tasks.isEmpty ? "(no matching tasks)" : result.tasks.map(Format.taskLine).joined(separator: "\n"))
+        out(result.tasks.isEmpty ? "(no matching tasks)" : Format.taskLines(result.tasks))
     }
 }
 

@@ -88,6 +88,23 @@ final class JSONTape {
             && (length == 0 || memcmp(bytes.baseAddress! + Int(node.start), text.baseAddress!, length) == 0)
     }
 
+    /// True when the key (string node) at `index` is `name`.
+    @inline(__always)
+    func keyEquals(_ index: Int, _ name: StaticString) -> Bool {
+        stringEquals(index, UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+    }
+
+    /// The value node of the first member called `name` of the object at `object`.
+    func member(of object: Int, named name: StaticString) -> Int? {
+        var member = object + 1
+        let end = Int(nodes[object].end)
+        while member < end {
+            if keyEquals(member, name) { return member + 1 }
+            member = next(after: member + 1)
+        }
+        return nil
+    }
+
     /// The number at `index` as an integer, if it is one that fits.
     func integer(at index: Int) -> Int64? {
         let node = nodes[index]

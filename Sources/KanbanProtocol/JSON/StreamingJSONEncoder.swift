@@ -200,6 +200,14 @@ struct StreamEncoder: Encoder {
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    /// The sink, positioned for the value to write itself whole as raw JSON (a type's direct
+    /// path, see `TaskSummaryListResult`); nil when something was written for the value already,
+    /// so the caller falls back to containers, which report the double encode.
+    func directSink() -> JSONSink? {
+        sink.close(above: level)
+        return sink.bytes.count == start ? sink : nil
+    }
+
     /// The value's own container if it already asked for one (asking twice yields the same one).
     private func ownContainer(object: Bool) -> Position {
         if sink.frames.count > level, sink.frames[level].isObject == object {
