@@ -33,54 +33,55 @@ enum Format {
     }
 
     static func padded(_ text: String, _ width: Int) -> String {
-        var line = ""
-        appendPadded(&line, text, width)
-        return line
+        let count = displayCount(text, width)
+        return count < width ? text + String(repeating: " ", count: width - count) : text
     }
 
-    /// Appends `text` and spaces up to `width` characters. ASCII text (ids, statuses, most
-    /// names) is measured by its bytes, without walking grapheme clusters.
-    static func appendPadded(_ line: inout String, _ text: String, _ width: Int) {
-        line += text
+    /// Characters in `text` as far as padding to `width` needs them: ASCII text (ids, statuses,
+    /// most names) is measured by its bytes, without walking grapheme clusters.
+    private static func displayCount(_ text: String, _ width: Int) -> Int {
         let utf8 = text.utf8
-        let count = utf8.count < width && utf8.allSatisfy({ $0 < 0x80 }) ? utf8.count : text.count
-        if count < width { line += spaces.prefix(width - count) }
+        guard utf8.count < width else { return utf8.count }  // as wide or wider either way
+        let ascii = utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 < 0x80 } } ?? false
+        return ascii ? utf8.count : text.count
     }
 
-    private static let spaces = String(repeating: " ", count: 64)
-
-    /// The rows of `list`, one per line, in one string (no per-row strings to join).
+    /// The rows of `list`, one per line. Built as bytes in one buffer: a 10k-row list spent a
+    /// quarter of its client time in per-row string interpolation, padding and joining.
     static func taskLines(_ tasks: [TaskSummary]) -> String {
-        var text = ""
-        text.reserveCapacity(tasks.reduce(0) { $0 + $1.id.utf8.count + $1.title.utf8.count + 49 })
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(tasks.reduce(0) { $0 + $1.id.utf8.count + $1.title.utf8.count + 56 })
         for (index, task) in tasks.enumerated() {
-            if index > 0 { text += "\n" }
-            appendTaskLine(&text, task)
+            if index > 0 { bytes.append(UInt8(ascii: "\n")) }
+            appendTaskLine(&bytes, task)
         }
-        return text
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// One row of `list`, appended in place: a 10k-row list spent a quarter of its client time in
-    /// interpolation, padding and joining per-row strings.
-    static func appendTaskLine(_ line: inout String, _ task: TaskSummary) {
-        line += icon(task.status)
-        line += " "
-        line += task.id
-        line += "  "
-        appendPadded(&line, task.status.rawValue, 8)
-        line += "  "
-        appendPadded(&line, task.assignee ?? "(unassigned)", 20)
+    static func appendTaskLine(_ line: inout [UInt8], _ task: TaskSummary) {
+        func padded(_ text: String, _ width: Int) {
+            line.append(contentsOf: text.utf8)
+            let count = displayCount(text, width)
+            if count < width { line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - count)) }
+        }
+        line.append(contentsOf: icon(task.status).utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: task.id.utf8)
+        line.append(contentsOf: "  ".utf8)
+        padded(task.status.rawValue, 8)
+        line.append(contentsOf: "  ".utf8)
+        padded(task.assignee ?? "(unassigned)", 20)
         if let tenant = task.tenant {
-            line += " ["
-            line += tenant
-            line += "]"
+            line.append(contentsOf: " [".utf8)
+            line.append(contentsOf: tenant.utf8)
+            line.append(UInt8(ascii: "]"))
         }
         if task.priority != 0 {
-            line += " P"
-            line += String(task.priority)
+            line.append(contentsOf: " P".utf8)
+            line.append(contentsOf: String(task.priority).utf8)
         }
-        line += "  "
-        line += task.title
+        line.append(contentsOf: "  ".utf8)
+        line.append(contentsOf: task.title.utf8)
     }
 
     static func eventLine(_ event: EventInfo, withTask: Bool = false, assignee: String? = nil) -> String {

@@ -50,6 +50,13 @@ public struct FrameReader: Sendable {
 
     public mutating func feed<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
         buffer.append(contentsOf: bytes)
+        // A large frame announces its length: make room for it once rather than growing (and
+        // copying) by doubling as its chunks arrive.
+        if buffer.count - start >= Framing.headerBytes {
+            let length = Framing.readLength(buffer[start..<(start + Framing.headerBytes)])
+            let needed = start + Framing.headerBytes + length
+            if length <= maxFrameBytes, needed > buffer.capacity { buffer.reserveCapacity(needed) }
+        }
     }
 
     /// Bytes buffered but not yet returned as a frame.

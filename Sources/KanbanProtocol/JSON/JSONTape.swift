@@ -315,6 +315,7 @@ private struct Parser {
         let start = position
         var escaped = false
         var ascii = true
+        skipPlainBytes(&ascii)
         while true {
             guard position < bytes.count else { throw JSONTape.corrupted("unterminated string", at: open) }
             let byte = bytes[position]
@@ -343,6 +344,7 @@ private struct Parser {
                 default:
                     throw JSONTape.corrupted("invalid escape", at: position)
                 }
+                skipPlainBytes(&ascii)
                 continue
             }
             position += 1
@@ -355,6 +357,27 @@ private struct Parser {
     }
 
     /// The code unit of the `\\uXXXX` escape starting at `at`.
+    /// Skips eight bytes at a time while none of them ends the string, starts an escape or is a
+    /// control character: most of a list's bytes are string contents. Clears `ascii` when a
+    /// skipped byte is not ASCII. Stops before any word that needs a closer look.
+    @inline(__always)
+    mutating func skipPlainBytes(_ ascii: inout Bool) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        /// High bit set in the bytes of `word` that are zero (exact as to whether there is one).
+        func zeroBytes(_ word: UInt64) -> UInt64 { (word &- ones) & ~word & highs }
+        var high: UInt64 = 0
+        while position + 8 <= bytes.count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(bytes.baseAddress! + position).loadUnaligned(as: UInt64.self))
+            // A byte below 0x20 (control), a quote or a backslash: let the byte loop handle the word.
+            let control = (word &- ones &* 0x20) & ~word & highs
+            if control | zeroBytes(word ^ (ones &* 0x22)) | zeroBytes(word ^ (ones &* 0x5C)) != 0 { break }
+            high |= word
+            position += 8
+        }
+        if high & highs != 0 { ascii = false }
+    }
+
     func hexEscape(at start: Int) throws -> UInt32 {
         guard start + 6 <= bytes.count, let value = JSONTape.hexValue(bytes, at: start + 2) else {
             throw JSONTape.corrupted("invalid \\u escape", at: start)

@@ -9,9 +9,9 @@ import Foundation
 /// `JSONValue` in sorted key order); decoding is `StreamingJSONDecoder` / `ParsedJSON`.
 public enum WireJSON {
     /// Encodes `value` to bytes; encoding our own wire types cannot fail, so a failure is a programming error.
-    public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+    public static func encode<T: Encodable>(_ value: T, capacity: Int = 256) -> [UInt8] {
         do {
-            return try StreamingJSONEncoder.encode(value)
+            return try StreamingJSONEncoder.encode(value, capacity: capacity)
         } catch {
             preconditionFailure("wire type failed to encode: \(error)")
         }

@@ -71,6 +71,31 @@ import Testing
         #expect((try? JSONTape(Array(fine.utf8))) != nil)
     }
 
+    /// Strings are scanned eight bytes at a time: whatever ends a string, starts an escape, is a
+    /// control character or is not ASCII must be seen at every offset within and across words.
+    @Test func stringScanningSeesEveryByteAtEveryOffset() throws {
+        for length in 0..<20 {
+            for offset in 0...length {
+                let before = String(repeating: "a", count: offset)
+                let after = String(repeating: "b", count: length - offset)
+                #expect(try decode(String.self, "\"\(before)\\n\(after)\"") == before + "\n" + after)
+                #expect(try decode(String.self, "\"\(before)\\\"\(after)\"") == before + "\"" + after)
+                #expect(try decode(String.self, "\"\(before)é\(after)\"") == before + "é" + after)
+                #expect(try decode([String].self, "[\"\(before)\",\"\(after)\"]") == [before, after])
+                #expect(throws: DecodingError.self) { try decode(String.self, "\"\(before)\u{1}\(after)\"") }
+                #expect(throws: DecodingError.self) { try decode(String.self, "\"\(before)\u{1F}\(after)\"") }
+                #expect(throws: DecodingError.self) { try decode(String.self, "\"\(before)\\q\(after)\"") }
+                var invalid = Array("\"\(before)\(after)\"".utf8)
+                invalid.insert(0xFF, at: offset + 1)
+                #expect(throws: DecodingError.self) { try StreamingJSONDecoder.decode(String.self, from: invalid) }
+                var truncated = Array("\"\(before)\(after)".utf8)
+                #expect(throws: DecodingError.self) { try StreamingJSONDecoder.decode(String.self, from: truncated) }
+                truncated.append(0x5C)
+                #expect(throws: DecodingError.self) { try StreamingJSONDecoder.decode(String.self, from: truncated) }
+            }
+        }
+    }
+
     @Test func errorsNameTheField() throws {
         do {
             _ = try decode(TaskListResult.self, #"{"tasks":[\#(Self.minimalTask),{"id":"t","title":5}]}"#)
