@@ -33,15 +33,14 @@ enum Format {
     }
 
     static func padded(_ text: String, _ width: Int) -> String {
-        let count = displayCount(text, width)
+        let count = displayCount(text)
         return count < width ? text + String(repeating: " ", count: width - count) : text
     }
 
-    /// Characters in `text` as far as padding to `width` needs them: ASCII text (ids, statuses,
-    /// most names) is measured by its bytes, without walking grapheme clusters.
-    private static func displayCount(_ text: String, _ width: Int) -> Int {
+    /// Characters in `text`: ASCII text (ids, statuses, most names) is measured by its bytes,
+    /// without walking grapheme clusters.
+    private static func displayCount(_ text: String) -> Int {
         let utf8 = text.utf8
-        guard utf8.count < width else { return utf8.count }  // as wide or wider either way
         let ascii = utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 < 0x80 } } ?? false
         return ascii ? utf8.count : text.count
     }
@@ -61,7 +60,7 @@ enum Format {
     static func appendTaskLine(_ line: inout [UInt8], _ task: TaskSummary) {
         func padded(_ text: String, _ width: Int) {
             line.append(contentsOf: text.utf8)
-            let count = displayCount(text, width)
+            let count = displayCount(text)
             if count < width { line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - count)) }
         }
         line.append(contentsOf: icon(task.status).utf8)

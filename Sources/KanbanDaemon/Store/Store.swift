@@ -14,8 +14,9 @@ public final class Store: Sendable {
     public let durability: Durability
     public let schemaVersion: Int
     let pool: DatabasePool
-    /// Read-only connections for `readSync`, checked out under a lock (see there).
-    private let readers: NIOLockedValueBox<[DatabaseQueue]>
+    /// Read-only connections for `readSync`, checked out under a lock (see there); nil once closed.
+    /// Internal, not private, so a test can see when `close()` has taken them.
+    let readers: NIOLockedValueBox<[DatabaseQueue]?>
     private let writer: WriteQueue
     private let checkpointer: Checkpointer
 
@@ -45,22 +46,26 @@ public final class Store: Sendable {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd >= 0 { Glibc.close(fd) }
         }
-        try Store.checkWritable(path)
-        let pool = try DatabasePool(path: path, configuration: config)
-        self.pool = pool
-        self.schemaVersion = try pool.writeWithoutTransaction { db in
-            try db.inTransaction(.immediate) {
-                _ = try Migrations.migrate(db)
-                return .commit
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            self.schemaVersion = try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    _ = try Migrations.migrate(db)
+                    return .commit
+                }
+                return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             }
-            return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        } catch {
+            throw Store.unwritable(path) ?? error
         }
+        self.pool = pool
         var readerConfig = Configuration()
         readerConfig.readonly = true
         readerConfig.busyMode = .timeout(10)
         readerConfig.label = "kanban-reader"
         self.readers = NIOLockedValueBox(
-            try (0..<Store.directReaders).map { _ in try DatabaseQueue(path: path, configuration: readerConfig) })
+            try (0..<Store.directReaders).map { _ in try DatabaseQueue(path: path, configuration: readerConfig) } as [DatabaseQueue]?)
         let writer = WriteQueue(pool: pool, onCommit: onCommit)
         self.writer = writer
         do {
@@ -89,17 +94,29 @@ public final class Store: Sendable {
         try readSync(body)
     }
 
-    /// Refuses a database kanband could not write, by name. SQLite's own error depends on which of
-    /// the -wal and -shm files happen to exist ("unable to open database file", "attempt to write
-    /// a readonly database"), and says nothing of the cause.
-    static func checkWritable(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        for target in [path, directory.isEmpty ? "." : directory] where access(target, W_OK) != 0 && errno != ENOENT {
-            throw DatabaseNotWritable(path: path, reason: String(cString: strerror(errno)))
+    /// Why opening failed, when the cause is that the database (or the directory its -wal and
+    /// -shm files go in) cannot be written: SQLite's own error then depends on which of those files
+    /// happen to exist ("unable to open database file", "attempt to write a readonly database")
+    /// and names no cause. Asked only after a failure, with the effective ids (`AT_EACCESS`) and
+    /// the resolved path (SQLite puts -wal and -shm beside a symlink's target).
+    static func unwritable(_ path: String) -> DatabaseNotWritable? {
+        let resolved = realpath(path, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        } ?? path
+        let directory = (resolved as NSString).deletingLastPathComponent
+        for target in [resolved, directory.isEmpty ? "." : directory] {
+            if faccessat(AT_FDCWD, target, W_OK, AT_EACCESS) != 0 {
+                let code = errno
+                if code == ENOENT { continue }
+                return DatabaseNotWritable(path: path, reason: String(cString: strerror(code)))
+            }
         }
+        return nil
     }
 
-    /// How many connections `readSync` keeps: one per event loop, which is where point reads run.
+    /// How many connections `readSync` keeps: one per event loop (`Daemon` runs two), which is
+    /// where point reads run.
     static let directReaders = 2
 
     /// Runs `body` in one deferred (snapshot) transaction on a read-only connection.
@@ -110,9 +127,18 @@ public final class Store: Sendable {
     /// more time than `task.get`'s seven queries themselves (docs/PERFORMANCE.md). Here a free
     /// connection is taken under a lock and the transaction's two statements come from the
     /// statement cache. When every connection is busy, the pool serves the read as before.
+    /// These connections skip GRDB's schema-cache invalidation, which is sound because the schema
+    /// changes only in `Migrations`, before they open.
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {
-        guard let reader = readers.withLockedValue({ $0.popLast() }) else { return try pool.read(body) }
-        defer { readers.withLockedValue { $0.append(reader) } }
+        guard let reader = readers.withLockedValue({ $0?.popLast() }) else { return try pool.read(body) }
+        defer {
+            // Returned after `close()` (a read that was still running): closed instead.
+            let closed = readers.withLockedValue { readers in
+                readers?.append(reader)
+                return readers == nil
+            }
+            if closed { try? reader.close() }
+        }
         return try reader.inDatabase { db in
             try db.run(sql: "BEGIN DEFERRED")
             do {
@@ -135,7 +161,7 @@ public final class Store: Sendable {
     public func close() {
         checkpointer.stop()
         writer.stop()
-        for reader in readers.withLockedValue({ readers in defer { readers = [] }; return readers }) {
+        for reader in readers.withLockedValue({ readers in defer { readers = nil }; return readers ?? [] }) {
             try? reader.close()
         }
         // Fold the WAL back into the database so a stopped board is one self-contained file.

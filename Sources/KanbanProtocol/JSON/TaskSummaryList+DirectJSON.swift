@@ -57,7 +57,8 @@ extension TaskSummary {
 
     /// The `tasks` array of the object at the decoder's node, as the synthesized decoding would
     /// read it: required members must be present and typed, optional ones may be absent or null,
-    /// unknown members are skipped, and the first of duplicate members counts.
+    /// unknown members are skipped. Duplicate member names are not valid input (PROTOCOL.md); here
+    /// the first of them counts.
     static func directList(_ decoder: TapeDecoder) throws -> [TaskSummary] {
         let tape = decoder.tape
         let root = decoder.node

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GRDB
 import KanbanProtocol
 import Testing
 
@@ -20,6 +21,40 @@ import Testing
         let reopened = try Board(path: f.path, durability: .normal)
         defer { reopened.close() }
         #expect(try await reopened.list(ListParams()).map(\.id) == [task.id])
+    }
+
+    /// A read still running when the store closes (a list at shutdown) finishes on its connection;
+    /// that connection is closed as it comes back, and later reads fail instead of reading a
+    /// closed store.
+    @Test func aReadRunningAcrossCloseFinishesAndLaterReadsFail() async throws {
+        let f = try BoardFixture()
+        let task = try await f.create("read across close")
+        let store = f.board.store
+        let inside = DispatchSemaphore(value: 0)
+        let proceed = DispatchSemaphore(value: 0)
+        let result = Locked<Result<String, any Error>?>(nil)
+        let thread = Thread {
+            result.set(Result {
+                try store.readSync { db in
+                    inside.signal()
+                    proceed.wait()
+                    return try String.fetchOne(db, sql: "SELECT title FROM tasks WHERE id = ?", arguments: [task.id]) ?? ""
+                }
+            })
+        }
+        thread.start()
+        inside.wait()
+        let closer = Thread { store.close() }
+        closer.start()
+        // The read's connection comes back only after close() has let go of the others.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while store.readers.withLockedValue({ $0?.isEmpty == false }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        proceed.signal()
+        while result.get() == nil { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try result.get()?.get() == "read across close")
+        #expect(throws: (any Error).self) { try store.readSync { db in try Int.fetchOne(db, sql: "SELECT 1") } }
     }
 
     @Test func reopeningKeepsEverythingAndContinuesEventIDs() async throws {
@@ -93,4 +128,13 @@ import Testing
         #expect(fatal == nil)
         #expect(text.contains("teardownProbe()"), "the probe did not run: \(text.suffix(2000))")
     }
+}
+
+/// A value shared with a plain thread.
+private final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
 }

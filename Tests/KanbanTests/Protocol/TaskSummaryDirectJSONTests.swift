@@ -48,7 +48,7 @@ import Testing
             #"{"extra":1,"tasks":[{"priority":2,"status":"todo","title":"a","id":"t_a","assignee":null,"x":{"y":[1]}}]}"#)
         #expect(tasks == [TaskSummary(id: "t_a", title: "a", status: .todo, priority: 2)])
         #expect(try decode(#"{"tasks":[{"id":"t","title":"a","status":"ready","priority":5.0}]}"#)[0].priority == 5)
-        // The first of duplicate members counts, as TapeKeyedContainer's lookup does.
+        // Duplicate members are not valid input; the direct path takes the first.
         #expect(try decode(#"{"tasks":[{"id":"t","id":"u","title":"a","status":"ready","priority":0}]}"#)[0].id == "t")
 
         let refused = [
