@@ -668,6 +668,23 @@ public struct EventPush: Codable, Sendable {
     }
 }
 
+extension EventPush {
+    /// The `events.event` notification for `subscription` around an event already encoded with
+    /// `WireJSON`: kanband encodes a committed event once for all its subscribers instead of once
+    /// per subscriber. The bytes are exactly those of
+    /// `WireJSON.encode(RPCNotification(method: PushMethod.event, params: EventPush(…)))`.
+    public static func notification(subscription: Int, encodedEvent: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = []
+        frame.reserveCapacity(encodedEvent.count + 80)
+        frame.append(contentsOf: #"{"jsonrpc":"2.0","method":"events.event","params":{"subscription":"#.utf8)
+        frame.append(contentsOf: String(subscription).utf8)
+        frame.append(contentsOf: #","event":"#.utf8)
+        frame.append(contentsOf: encodedEvent)
+        frame.append(contentsOf: "}}".utf8)
+        return frame
+    }
+}
+
 /// Pushed as the params of `events.overflow` when a subscriber fell too far behind: the
 /// subscription is closed and the client resumes with `events.watch since=resume_from`.
 public struct OverflowPush: Codable, Sendable {

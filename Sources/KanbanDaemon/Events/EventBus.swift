@@ -1,5 +1,6 @@
 import Foundation
 import KanbanProtocol
+import NIOConcurrencyHelpers
 
 /// An event as published after its commit, with the task attributes that watch filters use.
 struct PublishedEvent: Sendable {
@@ -33,7 +34,7 @@ struct EventFilter: Sendable {
 /// is cut off with an overflow marker that says where to resume; it never slows the writer.
 final class EventBus: @unchecked Sendable {
     enum Item: Sendable {
-        case event(EventInfo)
+        case event(SharedEvent)
         /// The subscriber fell behind; resume with `since` = this id.
         case overflow(resumeFrom: Int64)
     }
@@ -110,6 +111,7 @@ final class EventBus: @unchecked Sendable {
         defer { lock.unlock() }
         for published in events {
             lastPublished = max(lastPublished, published.event.id)
+            var shared: SharedEvent?
             for subscription in subscribers.values where !subscription.overflowed {
                 guard subscription.filter.matches(published) else { continue }
                 if subscription.queued >= subscription.limit {
@@ -121,7 +123,8 @@ final class EventBus: @unchecked Sendable {
                 }
                 subscription.queued += 1
                 subscription.lastQueued = published.event.id
-                subscription.continuation.yield(.event(published.event))
+                if shared == nil { shared = SharedEvent(published.event) }
+                subscription.continuation.yield(.event(shared!))
             }
         }
     }
@@ -133,5 +136,24 @@ final class EventBus: @unchecked Sendable {
         subscribers.removeAll()
         lock.unlock()
         for subscription in all { subscription.continuation.finish() }
+    }
+}
+
+/// A committed event as every subscriber gets it: its wire JSON is encoded by the first subscriber
+/// that pushes it and reused by the others (with 100 subscribers, encoding per subscriber was most
+/// of the fan-out).
+final class SharedEvent: Sendable {
+    let event: EventInfo
+    private let encoded = NIOLockedValueBox<[UInt8]?>(nil)
+
+    init(_ event: EventInfo) { self.event = event }
+
+    var json: [UInt8] {
+        encoded.withLockedValue { bytes in
+            if let bytes { return bytes }
+            let fresh = WireJSON.encode(event)
+            bytes = fresh
+            return fresh
+        }
     }
 }

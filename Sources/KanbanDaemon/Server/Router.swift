@@ -24,9 +24,16 @@ final class Session: @unchecked Sendable {
         }
     }
 
-    init(id: Int, peer: PeerCredentials, push: @escaping @Sendable ([UInt8]) async -> Bool) {
+    /// Where the connection's own work prefers to run (its event loop; the global executor in tests).
+    let executor: (any TaskExecutor)?
+
+    init(
+        id: Int, peer: PeerCredentials, executor: (any TaskExecutor)? = nil,
+        push: @escaping @Sendable ([UInt8]) async -> Bool
+    ) {
         self.id = id
         self.peer = peer
+        self.executor = executor
         self.push = push
     }
 
@@ -357,10 +364,9 @@ final class Router: Sendable {
             for await item in subscription.stream {
                 bus.consumed(subscription)
                 switch item {
-                case .event(let event):
-                    guard event.id > floor else { continue }
-                    guard await session.push(WireJSON.encode(
-                        RPCNotification(method: PushMethod.event, params: EventPush(subscription: subscriptionID, event: event))))
+                case .event(let shared):
+                    guard shared.event.id > floor else { continue }
+                    guard await session.push(EventPush.notification(subscription: subscriptionID, encodedEvent: shared.json))
                     else { return }
                 case .overflow(let resumeFrom):
                     _ = await session.push(WireJSON.encode(
@@ -373,7 +379,8 @@ final class Router: Sendable {
             }
         }
         session.runAfterReply {
-            session.addWatcher(subscriptionID, Task { await work() })
+            // On the connection's event loop: its pushes are written there without a hop.
+            session.addWatcher(subscriptionID, Task(executorPreference: session.executor) { await work() })
         }
         return WatchResult(subscription: subscriptionID, cursor: boundary)
     }

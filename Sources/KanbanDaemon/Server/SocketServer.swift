@@ -90,7 +90,7 @@ final class SocketServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let allocator = channel.allocator
-                let session = Session(id: id, peer: peer) { body in
+                let session = Session(id: id, peer: peer, executor: EventLoopTaskExecutor(channel.eventLoop)) { body in
                     do {
                         try await outbound.write(SocketServer.frame(body, allocator: allocator))
                         return true

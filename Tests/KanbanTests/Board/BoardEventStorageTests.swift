@@ -153,7 +153,7 @@ import Testing
         f.board.bus.unsubscribe(subscription.id)
         var live: [EventInfo] = []
         for await item in subscription.stream {
-            if case .event(let event) = item { live.append(event) }
+            if case .event(let shared) = item { live.append(shared.event) }
         }
         #expect(Set(stored.map(\.kind)).isSuperset(of: Set(EventStorage.kindCodes)))
         #expect(live.count == stored.count)

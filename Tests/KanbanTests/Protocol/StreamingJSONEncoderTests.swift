@@ -18,6 +18,24 @@ import Testing
         #expect(streaming == foundation, sourceLocation: sourceLocation)
     }
 
+    /// kanband encodes a committed event once and splices it into each subscriber's push.
+    @Test func splicedEventPushIsTheEncodedNotification() {
+        let events = [
+            EventInfo(id: 1, taskID: "t_1", kind: "created", createdAt: 0),
+            EventInfo(
+                id: Int64.max, taskID: "t_0123456789abcdef", runID: 42, kind: "completed",
+                payload: ["result": "done \"quoted\" / é", "n": 3, "none": nil], actor: "uid=0 pid=1",
+                createdAt: 1_795_572_203.721),
+        ]
+        for event in events {
+            for subscription in [0, 7, Int.max] {
+                let whole = WireJSON.encode(
+                    RPCNotification(method: PushMethod.event, params: EventPush(subscription: subscription, event: event)))
+                #expect(EventPush.notification(subscription: subscription, encodedEvent: WireJSON.encode(event)) == whole)
+            }
+        }
+    }
+
     @Test func wireTypesMeanWhatFoundationsEncodingMeans() throws {
         let task = TaskInfo(
             id: "t_0123456789abcdef", title: "quote \" backslash \\ slash / tab \t newline \n bell \u{07} é 🚀",
