@@ -86,11 +86,14 @@ struct Kernel: Sendable {
         while try Bool.fetchOne(cached: db, sql: "SELECT 1 FROM tasks WHERE id = ?", arguments: [id]) == true {
             id = Kernel.newTaskID()
         }
+        // The task's number is given here rather than by the `tasks_number` trigger, whose UPDATE
+        // rewrites the row just inserted (a few percent of a create → claim → complete cycle
+        // straight on SQLite). Writes are serial, so `max + 1` cannot race.
         try db.cachedStatement(
             sql: """
                 INSERT INTO tasks (id, title, body, assignee, status, priority, tenant, workspace_kind, workspace_path,
-                    created_by, created_at, ready_at, idempotency_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_by, created_at, ready_at, idempotency_key, seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM tasks))
                 """
         ).execute(arguments: [
             id, title, p.body, assignee, status.rawValue, p.priority ?? 0, tenant, workspace.kind, workspace.path,

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import KanbanProtocol
 import Testing
 
@@ -14,6 +15,27 @@ import Testing
 
     static func roundTrip(_ kind: String, _ payload: JSONValue?) -> JSONValue? {
         EventStorage.payload(kind: kind, EventStorage.storedPayload(kind: kind, payload))
+    }
+
+    /// Tasks are numbered 1, 2, 3… in creation order, whether the kernel gives the number (its
+    /// creates) or the `tasks_number` trigger does (any other insert).
+    @Test func tasksAreNumberedInOrderByCreatesAndByTheTrigger() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let a = try await f.create("a")
+        let b = try await f.create("b")
+        try await f.board.write { db, _ in
+            try db.execute(sql: "INSERT INTO tasks (id, title, status, created_at) VALUES ('t_raw', 'raw', 'todo', 0)")
+        }
+        let c = try await f.create("c")
+        let numbers = try f.board.store.readSync { db in
+            try [a.id, b.id, "t_raw", c.id].map { id in
+                try Int64.fetchOne(db, sql: "SELECT seq FROM tasks WHERE id = ?", arguments: [id])
+            }
+        }
+        #expect(numbers == [1, 2, 3, 4])
+        // Events find their task by that number.
+        #expect(try await f.board.detail(GetParams(id: c.id)).events.map(\.kind) == ["created"])
     }
 
     /// Codes and layouts are the file format: changing one misreads every stored event.
