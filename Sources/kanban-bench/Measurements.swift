@@ -90,7 +90,7 @@ enum Measurements {
             try daemon.start()
             let direct = daemon.home + "/direct.db"
             for clients in [1, 8, 32] {
-                let viaSocket = try daemonCycles(daemon: daemon, clients: clients, seconds: seconds)
+                let viaSocket = try daemonCycles(socket: daemon.socket, clients: clients, seconds: seconds)
                 let baseline = try directCycles(path: direct, synchronous: durability == "full" ? "FULL" : "NORMAL", clients: clients, seconds: seconds)
                 let ratio = viaSocket / baseline
                 let target: String
@@ -114,9 +114,10 @@ enum Measurements {
         return rows
     }
 
-    static func daemonCycles(daemon: BenchDaemon, clients: Int, seconds: Double) throws -> Double {
+    /// create → claim → complete on `clients` connections for `seconds`; cycles per second. Also
+    /// `kanban-bench load SOCKET CLIENTS SECONDS`, a steady load to profile a daemon under.
+    static func daemonCycles(socket: String, clients: Int, seconds: Double) throws -> Double {
         let counter = Counter()
-        let socket = daemon.socket
         let deadline = nowNanos() + UInt64(seconds * 1e9)
         onThreads(clients) { _ in
             guard let client = try? KanbanClient(socket: socket) else { return }

@@ -3,12 +3,21 @@ import Foundation
 // kanban-bench: every figure next to a baseline measured in this same run, on this machine.
 // Usage: kanban-bench [--quick] [--json] [--only rpc,lifecycle,cli,dispatch,fanout,scale]
 //        kanban-bench echo-server PATH   (the round-trip baseline, started by the rpc suite)
+//        kanban-bench load SOCKET CLIENTS SECONDS   (lifecycle load on a running kanband, to profile it)
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "echo-server", arguments.count == 2 { EchoServer.run(path: arguments[1]) }
+if arguments.first == "load", arguments.count == 4, let clients = Int(arguments[2]), let seconds = Double(arguments[3]) {
+    signal(SIGPIPE, SIG_IGN)
+    let rate = try Measurements.daemonCycles(socket: arguments[1], clients: clients, seconds: seconds)
+    print(String(format: "%.0f cycles/s", rate))
+    exit(0)
+}
 if arguments.contains("--help") || arguments.contains("-h") {
     print("""
         usage: kanban-bench [--quick] [--json] [--only SUITES]
+               kanban-bench load SOCKET CLIENTS SECONDS
           suites: rpc, lifecycle, cli, dispatch, fanout, scale (default: all)
+          load: create → claim → complete on CLIENTS connections to a running kanband, for profiling
           Build release first: swift build -c release && .build/release/kanban-bench
         """)
     exit(0)

@@ -10,31 +10,44 @@ import KanbanProtocol
 /// children only (never the whole board), so its cost does not grow with the board.
 struct Kernel: Sendable {
     let clock: any BoardClock
+    /// Where new task ids come from (`newTaskID`; a test makes them collide).
+    var newID: @Sendable () -> String = Kernel.newTaskID
 
     // MARK: events
 
+    /// Appends an event of `task`. `owner` is what the caller already holds of the task as it is
+    /// now (saves a lookup); without it the task is read.
     @discardableResult
     func appendEvent(
-        _ db: Database, _ effects: inout WriteEffects, task: String, kind: String, payload: JSONValue? = nil,
-        run: Int64? = nil, actor: String?
+        _ db: Database, _ effects: inout WriteEffects, task: String, owner known: EventOwner? = nil, kind: String,
+        payload: JSONValue? = nil, run: Int64? = nil, actor: String?
     ) throws -> EventInfo {
         let now = clock.nowMillis()
-        let owner = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, assignee, tenant FROM tasks WHERE id = ?"), arguments: [task])
-        let seq = owner.flatMap { $0[0] as Int64? }
-        try db.cachedStatement(
+        let owner: EventOwner?
+        if let known {
+            owner = known
+        } else {
+            let statement = try db.cachedStatement(sql: "SELECT seq, assignee, tenant FROM tasks WHERE id = ?")
+            try statement.setArguments([task])
+            owner = try RawColumns.first(statement) {
+                EventOwner(seq: $0.optionalInt64(0), assignee: $0.optionalString(1), tenant: $0.optionalString(2))
+            }
+        }
+        let seq = owner?.seq
+        let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO events (task_seq, task_text, run_id, kind, payload, actor, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
+                """)
+        try insert.setArguments([
             seq, seq == nil ? task : nil, run, EventStorage.storedKind(kind),
             EventStorage.storedPayload(kind: kind, payload), actor, now,
         ])
+        try RawColumns.execute(insert)
         let event = EventInfo(
             id: db.lastInsertedRowID, taskID: task, runID: run, kind: kind, payload: payload, actor: actor,
             createdAt: now.seconds)
-        effects.events.append(PublishedEvent(event: event, assignee: owner?[1], tenant: owner?[2]))
+        effects.events.append(PublishedEvent(event: event, assignee: owner?.assignee, tenant: owner?.tenant))
         return event
     }
 
@@ -47,7 +60,7 @@ struct Kernel: Sendable {
         guard p.title.utf8.count <= Kernel.maxTitleBytes else {
             throw KanbanError.invalidArgument("title is longer than \(Kernel.maxTitleBytes) bytes; put the detail in the body")
         }
-        let title = p.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        let title = Kernel.trimmed(p.title)
         guard !title.isEmpty else { throw KanbanError.invalidArgument("title is required") }
         let workspace = try WorkspaceSpec.parse(p.workspace ?? "scratch")
         let assignee = Kernel.normalized(p.assignee)
@@ -82,36 +95,45 @@ struct Kernel: Sendable {
         }
         let status: TaskStatus = p.triage == true ? .triage : (allParentsDone ? .ready : .todo)
         let now = clock.nowMillis()
-        var id = Kernel.newTaskID()
-        while try Bool.fetchOne(cached: db, sql: "SELECT 1 FROM tasks WHERE id = ?", arguments: [id]) == true {
-            id = Kernel.newTaskID()
-        }
         // The task's number is given here rather than by the `tasks_number` trigger, whose UPDATE
         // rewrites the row just inserted (a few percent of a create → claim → complete cycle
-        // straight on SQLite). Writes are serial, so `max + 1` cannot race.
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO tasks (id, title, body, assignee, status, priority, tenant, workspace_kind, workspace_path,
-                    created_by, created_at, ready_at, idempotency_key, seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM tasks))
-                """
-        ).execute(arguments: [
-            id, title, p.body, assignee, status.rawValue, p.priority ?? 0, tenant, workspace.kind, workspace.path,
-            Kernel.normalized(p.createdBy) ?? actor, now, status == .ready ? now : nil, key,
-        ])
+        // straight on SQLite). Writes are serial, so `max + 1` cannot race. Ids are 64 random
+        // bits: a collision is retried rather than looked for before every insert.
+        var stored: StoredTask?
+        for attempt in 1... {
+            do {
+                stored = try Rows.storedTask(
+                    db,
+                    returning: """
+                        INSERT INTO tasks (id, title, body, assignee, status, priority, tenant, workspace_kind,
+                            workspace_path, created_by, created_at, ready_at, idempotency_key, seq)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM tasks))
+                        """,
+                    arguments: [
+                        newID(), title, p.body, assignee, status.rawValue, p.priority ?? 0, tenant,
+                        workspace.kind, workspace.path, Kernel.normalized(p.createdBy) ?? actor, now,
+                        status == .ready ? now : nil, key,
+                    ])
+                break
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY && attempt < 8 {
+                continue
+            }
+        }
+        guard let stored else { throw KanbanError(.internal, "the new task's row was not returned") }
+        let id = stored.info.id
         for parent in parents {
             try db.cachedStatement(sql: "INSERT INTO links (parent_id, child_id) VALUES (?, ?)")
                 .execute(arguments: [parent, id])
         }
         try appendEvent(
-            db, &effects, task: id, kind: EventKind.created,
+            db, &effects, task: id, owner: stored.owner, kind: EventKind.created,
             payload: [
                 "assignee": JSONValue(assignee), "status": .string(status.rawValue),
                 "parents": .array(parents.map { .string($0) }), "tenant": JSONValue(tenant),
                 "priority": .int(Int64(p.priority ?? 0)),
             ], actor: actor)
         if status == .ready && assignee != nil { effects.wakeDispatcher = true }
-        return CreateResult(task: try Rows.requireTask(db, id), created: true)
+        return CreateResult(task: stored.info, created: true)
     }
 
     static func newTaskID() -> String {
@@ -122,8 +144,20 @@ struct Kernel: Sendable {
     }
 
     static func normalized(_ text: String?) -> String? {
-        guard let trimmed = text?.trimmingCharacters(in: .whitespacesAndNewlines), !trimmed.isEmpty else { return nil }
-        return trimmed
+        guard let text else { return nil }
+        let trimmed = trimmed(text)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// `text` without leading and trailing white space and newlines (Foundation's
+    /// `whitespacesAndNewlines`). Text that starts and ends with a visible ASCII character — almost
+    /// every title, name and body — is returned as it is without building a `CharacterSet` scan.
+    static func trimmed(_ text: String) -> String {
+        let utf8 = text.utf8
+        if let first = utf8.first, let last = utf8.last, (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) {
+            return text
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     // MARK: assign
@@ -264,9 +298,10 @@ struct Kernel: Sendable {
     func comment(_ db: Database, _ effects: inout WriteEffects, _ p: CommentParams, actor: String) throws
         -> CommentInfo
     {
-        let body = p.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = Kernel.trimmed(p.body)
         guard !body.isEmpty else { throw KanbanError.invalidArgument("comment body is required") }
-        let task = try Rows.requireTask(db, p.id)
+        let stored = try Rows.requireStoredTask(db, p.id)
+        let task = stored.info
         if let run = p.runID { try checkFence(task, run: run) }
         let author = Kernel.normalized(p.author) ?? actor
         let now = clock.nowMillis()
@@ -275,7 +310,7 @@ struct Kernel: Sendable {
             arguments: [task.id, author, body, now])
         let id = db.lastInsertedRowID
         try appendEvent(
-            db, &effects, task: task.id, kind: EventKind.commented,
+            db, &effects, task: task.id, owner: stored.owner, kind: EventKind.commented,
             payload: ["author": .string(author), "len": .int(Int64(body.utf8.count))], run: p.runID, actor: actor)
         return CommentInfo(id: id, taskID: task.id, author: author, body: body, createdAt: now.seconds)
     }
@@ -300,15 +335,23 @@ struct Kernel: Sendable {
         exitCode: Int32? = nil, signal: Int32? = nil, error: String? = nil
     ) throws {
         guard let run = task.currentRunID else { return }
-        try db.cachedStatement(
+        let end = try db.cachedStatement(
             sql: """
                 UPDATE runs SET outcome = ?, ended_at = ?, exit_code = coalesce(?, exit_code),
                     signal = coalesce(?, signal), error = coalesce(?, error)
                 WHERE id = ? AND outcome = 'running'
-                """
-        ).execute(arguments: [outcome, clock.nowMillis(), exitCode, signal, error, run])
+                RETURNING claimer
+                """)
+        try end.setArguments([outcome, clock.nowMillis(), exitCode, signal, error, run])
+        var ended = false
+        var claimer = try RawColumns.first(end) { row -> String? in
+            ended = true
+            return row.optionalString(0)
+        } ?? nil
+        if !ended {
+            claimer = try String.fetchOne(db.cachedStatement(sql: "SELECT claimer FROM runs WHERE id = ?"), arguments: [run])
+        }
         // Only a dispatcher run has a worker to stop and a slot to free; an external claim has neither.
-        let claimer = try String.fetchOne(db.cachedStatement(sql: "SELECT claimer FROM runs WHERE id = ?"), arguments: [run])
         guard claimer == Kernel.dispatcherClaimer else { return }
         if callerRun != run { effects.terminateRuns.append(run) }
         effects.wakeDispatcher = true
@@ -327,7 +370,7 @@ struct Kernel: Sendable {
     func complete(_ db: Database, _ effects: inout WriteEffects, _ p: CompleteParams, actor: String) throws
         -> TaskInfo
     {
-        let task = try Rows.requireTask(db, p.id)
+        let task = try Rows.requireStoredTask(db, p.id).info
         if let run = p.runID { try checkFence(task, run: run) }
         guard [.running, .ready, .blocked].contains(task.status) else {
             throw KanbanError(
@@ -336,21 +379,23 @@ struct Kernel: Sendable {
         }
         try endCurrentRun(db, &effects, task, outcome: "completed", callerRun: p.runID)
         let now = clock.nowMillis()
-        try db.cachedStatement(
-            sql: """
+        let done = try Rows.storedTask(
+            db,
+            returning: """
                 UPDATE tasks SET status = 'done', result = ?, completed_at = ?, current_run = NULL,
                     claim_expires = NULL, failures = 0, last_error = NULL, block_reason = NULL, ready_at = NULL
                 WHERE id = ?
-                """
-        ).execute(arguments: [p.result, now, task.id])
+                """, arguments: [p.result, now, task.id])
         try appendEvent(
-            db, &effects, task: task.id, kind: EventKind.completed,
+            db, &effects, task: task.id, owner: done?.owner, kind: EventKind.completed,
             payload: [
                 "result_len": .int(Int64(p.result?.utf8.count ?? 0)),
                 "summary": JSONValue(p.result.map { Kernel.firstLine($0, limit: 200) }),
             ], run: task.currentRunID, actor: actor)
         try promoteChildren(db, &effects, of: task.id, actor: actor)
-        return try Rows.requireTask(db, task.id)
+        // Promoting children never changes this task: the row the UPDATE returned is current.
+        guard let done else { throw KanbanError.notFound(task.id) }
+        return done.info
     }
 
     static func firstLine(_ text: String, limit: Int) -> String {
@@ -437,18 +482,19 @@ struct Kernel: Sendable {
             sql: "INSERT INTO runs (task_id, assignee, claimer, started_at, outcome) VALUES (?, ?, ?, ?, 'running')"
         ).execute(arguments: [task.id, task.assignee, claimer, now])
         let run = db.lastInsertedRowID
-        try db.cachedStatement(
-            sql: """
+        guard let claimed = try Rows.storedTask(
+            db,
+            returning: """
                 UPDATE tasks SET status = 'running', current_run = ?, claim_expires = ?,
                     started_at = coalesce(started_at, ?), ready_at = NULL
                 WHERE id = ?
-                """
-        ).execute(arguments: [run, expires, now, task.id])
+                """, arguments: [run, expires, now, task.id])
+        else { throw KanbanError.notFound(task.id) }
         try appendEvent(
-            db, &effects, task: task.id, kind: EventKind.claimed,
+            db, &effects, task: task.id, owner: claimed.owner, kind: EventKind.claimed,
             payload: ["claimer": .string(claimer), "expires": .double(expires.seconds)], run: run, actor: actor)
-        let claimed = try Rows.requireTask(db, task.id)
-        return ClaimResult(task: claimed, runID: run, claimExpires: expires.seconds, workspace: claimed.workspacePath)
+        return ClaimResult(
+            task: claimed.info, runID: run, claimExpires: expires.seconds, workspace: claimed.info.workspacePath)
     }
 
     func heartbeat(
@@ -463,16 +509,16 @@ struct Kernel: Sendable {
         if let run = p.runID { try checkFence(task, run: run) }
         let now = clock.nowMillis()
         let expires = now + Int64(ttlSeconds * 1000)
-        try db.cachedStatement(sql: "UPDATE tasks SET claim_expires = ? WHERE id = ?")
-            .execute(arguments: [expires, task.id])
+        guard let beaten = try Rows.storedTask(
+            db, returning: "UPDATE tasks SET claim_expires = ? WHERE id = ?", arguments: [expires, task.id])
+        else { throw KanbanError.notFound(task.id) }
         try db.cachedStatement(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ?").execute(arguments: [now, current])
         if let note = Kernel.normalized(p.note) {
             try appendEvent(
-                db, &effects, task: task.id, kind: EventKind.heartbeat, payload: ["note": .string(note)], run: current,
-                actor: actor)
+                db, &effects, task: task.id, owner: beaten.owner, kind: EventKind.heartbeat,
+                payload: ["note": .string(note)], run: current, actor: actor)
         }
         return ClaimResult(
-            task: try Rows.requireTask(db, task.id), runID: current, claimExpires: expires.seconds,
-            workspace: task.workspacePath)
+            task: beaten.info, runID: current, claimExpires: expires.seconds, workspace: task.workspacePath)
     }
 }

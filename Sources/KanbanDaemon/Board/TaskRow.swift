@@ -2,6 +2,23 @@ import Foundation
 import GRDB
 import KanbanProtocol
 
+/// A task as the kernel holds it while changing it: the wire view and the number its events use.
+struct StoredTask {
+    var info: TaskInfo
+    /// Nil only on a board written by something else that bypassed the numbering trigger.
+    var seq: Int64?
+
+    /// What an event appended for this task publishes about it.
+    var owner: EventOwner { EventOwner(seq: seq, assignee: info.assignee, tenant: info.tenant) }
+}
+
+/// The task an event belongs to, as the event bus filters on it.
+struct EventOwner {
+    var seq: Int64?
+    var assignee: String?
+    var tenant: String?
+}
+
 /// Row mapping between the `tasks`, `comments` and `runs` tables and the wire types (events: `EventStorage`).
 enum Rows {
     static let taskColumns = """
@@ -47,6 +64,28 @@ enum Rows {
     static func requireTask(_ db: Database, _ id: String) throws -> TaskInfo {
         guard let task = try fetchTask(db, id) else { throw KanbanError.notFound(id) }
         return task
+    }
+
+    /// `taskColumns` and the task's number, for the kernel (its events reference the number).
+    static let storedTaskColumns = taskColumns + ", seq"
+
+    static func storedTask(_ row: RawColumns) -> StoredTask {
+        StoredTask(info: task(row), seq: row.optionalInt64(21))
+    }
+
+    static func requireStoredTask(_ db: Database, _ id: String) throws -> StoredTask {
+        let statement = try db.cachedStatement(sql: "SELECT \(storedTaskColumns) FROM tasks WHERE id = ?")
+        try statement.setArguments([id])
+        guard let task = try RawColumns.first(statement, storedTask) else { throw KanbanError.notFound(id) }
+        return task
+    }
+
+    /// The row an `INSERT`/`UPDATE … RETURNING storedTaskColumns` wrote: the change and the read
+    /// of its result in one statement.
+    static func storedTask(_ db: Database, returning sql: String, arguments: StatementArguments) throws -> StoredTask? {
+        let statement = try db.cachedStatement(sql: sql + " RETURNING \(storedTaskColumns)")
+        try statement.setArguments(arguments)
+        return try RawColumns.first(statement, storedTask)
     }
 
     static let commentColumns = "id, task_id, author, body, created_at"

@@ -134,13 +134,6 @@ enum EventStorage {
         EventKind.gaveUp: [Member("failures"), Member("limit"), Member("error")],
     ]
 
-    /// Sorted keys: the same payload is always stored as the same bytes.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// The stored text of `payload` appended with an event of `kind`.
     static func storedPayload(kind: String, _ payload: JSONValue?) -> String? {
         guard let payload else { return nil }
@@ -149,7 +142,9 @@ enum EventStorage {
             stored = .array(values)
         }
         do {
-            return String(decoding: try encoder.encode(stored), as: UTF8.self)
+            // `JSONValue` writes object members in key order: the same payload is always stored as
+            // the same bytes.
+            return String(decoding: try StreamingJSONEncoder.encode(stored, capacity: 64), as: UTF8.self)
         } catch {
             preconditionFailure("event payload failed to encode: \(error)")
         }

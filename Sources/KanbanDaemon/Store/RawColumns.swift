@@ -9,13 +9,44 @@ import GRDBSQLite
 struct RawColumns {
     let statement: OpaquePointer
 
-    /// Steps `statement` (arguments already set) and maps each row.
+    /// Steps `statement` (arguments already set) to its end and maps each row.
+    ///
+    /// GRDB's `Row.fetchCursor` builds a `Row` first, lowercasing every column name on each call
+    /// (a tenth of a task lookup); this steps through GRDB's cursor protocol, which keeps its
+    /// bookkeeping, without one. Works for `INSERT`/`UPDATE … RETURNING` too: stepping to the
+    /// end completes the change.
     static func map<T>(_ statement: Statement, _ transform: (RawColumns) throws -> T) throws -> [T] {
-        let cursor = try Row.fetchCursor(statement)
-        let columns = RawColumns(statement: statement.sqliteStatement)
         var results: [T] = []
-        while try cursor.next() != nil { results.append(try transform(columns)) }
+        try withoutActuallyEscaping(transform) { transform in
+            try Cursor(statement, transform).forEach { results.append($0) }
+        }
         return results
+    }
+
+    /// The first row of `statement` mapped, stepping it to its end (see `map`).
+    static func first<T>(_ statement: Statement, _ transform: (RawColumns) throws -> T) throws -> T? {
+        try map(statement, transform).first
+    }
+
+    /// Executes `statement` (arguments already set), which returns no rows, through the same path.
+    static func execute(_ statement: Statement) throws {
+        try Cursor(statement) { _ in }.forEach { _ in }
+    }
+
+    /// A GRDB cursor whose elements are made from each row's raw columns.
+    private final class Cursor<Element>: DatabaseCursor {
+        var _isDone = false
+        let _statement: Statement
+        private let transform: (RawColumns) throws -> Element
+
+        init(_ statement: Statement, _ transform: @escaping (RawColumns) throws -> Element) {
+            self._statement = statement
+            self.transform = transform
+        }
+
+        func _element(sqliteStatement: SQLiteStatement) throws -> Element {
+            try transform(RawColumns(statement: sqliteStatement))
+        }
     }
 
     func isNull(_ index: Int32) -> Bool { sqlite3_column_type(statement, index) == SQLITE_NULL }

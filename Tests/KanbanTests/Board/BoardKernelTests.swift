@@ -4,6 +4,16 @@ import Testing
 
 @testable import KanbanDaemon
 
+/// Hands out the ids it was given, then one fixed id.
+private final class IDQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [String]
+
+    init(_ ids: [String]) { self.ids = ids }
+
+    func next() -> String { lock.withLock { ids.isEmpty ? "t_00000000000000cd" : ids.removeFirst() } }
+}
+
 /// The kernel's transitions and refusals, in process (reference §2.3, §9.C items 43–62).
 @Suite struct BoardKernelTests {
     // MARK: create
@@ -126,6 +136,57 @@ import Testing
             CreateParams(title: "third", idempotencyKey: "k1"), actor: BoardFixture.actor)
         #expect(third.created)
         #expect(third.task.id != first.task.id)
+    }
+
+    @Test func createRetriesAnIdThatIsTakenAndGivesUpAfterEight() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let existing = try await f.create("first")
+        // Ids collide with the existing task's twice, then a fresh one comes.
+        let ids = IDQueue([existing.id, existing.id, "t_00000000000000ab"])
+        let kernel = Kernel(clock: f.clock, newID: { ids.next() })
+        let created = try await f.board.write { db, fx in
+            try kernel.create(db, &fx, CreateParams(title: "second"), actor: BoardFixture.actor)
+        }
+        #expect(created.created)
+        #expect(created.task.id == "t_00000000000000ab")
+        #expect(created.task.title == "second")
+        #expect(try await f.events(created.task.id).map(\.kind) == ["created"])
+        // A generator that only ever collides is refused, and nothing is written.
+        let taken = existing.id
+        let stuck = Kernel(clock: f.clock, newID: { taken })
+        await #expect(throws: (any Error).self) {
+            try await f.board.write { db, fx in
+                try stuck.create(db, &fx, CreateParams(title: "never"), actor: BoardFixture.actor)
+            }
+        }
+        let titles = try await f.board.list(ListParams()).map(\.title).sorted()
+        #expect(titles == ["first", "second"])
+    }
+
+    @Test func transitionsReturnTheRowTheyWrote() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let (subscription, _) = f.board.bus.subscribe(filter: EventFilter(assignee: "alice", tenant: "acme"), limit: 100)
+        let task = try await f.board.create(
+            CreateParams(title: "returned", assignee: "alice", tenant: "acme"), actor: BoardFixture.actor).task
+        let claim = try await f.board.claim(ClaimParams(id: task.id, ttl: 30), actor: BoardFixture.actor)
+        #expect(claim.task == (try await f.board.task(task.id)))
+        #expect(claim.task.status == .running && claim.task.currentRunID == claim.runID)
+        let beat = try await f.board.heartbeat(HeartbeatParams(id: task.id, ttl: 60), actor: BoardFixture.actor)
+        #expect(beat.task == (try await f.board.task(task.id)))
+        let done = try await f.board.complete(CompleteParams(id: task.id, result: "ok"), actor: BoardFixture.actor)
+        #expect(done == (try await f.board.task(task.id)))
+        #expect(done.status == .done && done.result == "ok" && done.currentRunID == nil)
+        // Every event is published with its task's assignee and tenant (the bus filters on them),
+        // taken from the row in hand rather than read again.
+        var published: [String] = []
+        for await item in subscription.stream {
+            guard case .event(let shared) = item else { break }
+            published.append(shared.event.kind)
+            if published.count == 3 { break }
+        }
+        #expect(published == ["created", "claimed", "completed"])
     }
 
     // MARK: claim and heartbeat
