@@ -58,13 +58,12 @@ extension Board {
             for row in try Row.fetchAll(cached: db, sql: sql, arguments: StatementArguments(arguments)) {
                 let sub = Board.subscription(row)
                 let (condition, reference) = try EventStorage.taskCondition(db, task: sub.target.taskID)
-                let events = try Row.fetchAll(
-                    cached: db,
-                    sql: """
+                let events = try RawColumns.fetch(
+                    db,
+                    cached: """
                         SELECT \(EventStorage.columns) FROM \(EventStorage.source)
                         WHERE \(condition) AND e.id > ? AND e.kind IN \(Board.terminalKinds) ORDER BY e.id LIMIT ?
-                        """, arguments: [reference, sub.cursor, limit]
-                ).map(EventStorage.event)
+                        """, arguments: [reference, sub.cursor, limit], EventStorage.event)
                 guard !events.isEmpty else { continue }
                 deliveries.append(
                     NotifyDelivery(subscription: sub, task: try Rows.fetchTask(db, sub.target.taskID), events: events))

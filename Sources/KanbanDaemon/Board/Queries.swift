@@ -60,10 +60,9 @@ struct Queries: Sendable {
     }
 
     func comments(_ db: Database, _ id: String) throws -> [CommentInfo] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id"),
-            arguments: [id]
-        ).map(Rows.comment)
+        try RawColumns.fetch(
+            db, cached: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id", arguments: [id],
+            Rows.comment)
     }
 
     /// A task's runs; `notFound` when there is no such task.
@@ -74,29 +73,42 @@ struct Queries: Sendable {
 
     /// The runs of a task known to exist.
     private func runRows(_ db: Database, _ id: String) throws -> [RunInfo] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id"), arguments: [id]
-        ).map(Rows.run)
+        try RawColumns.fetch(
+            db, cached: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id", arguments: [id], Rows.run)
     }
 
     func detail(_ db: Database, _ p: GetParams) throws -> TaskDetail {
-        let task = try Rows.requireTask(db, p.id)
+        // The task and its number in one read: its events are found by the number.
+        let stored = try Rows.requireStoredTask(db, p.id)
+        let task = stored.info
         let limit = max(0, p.events ?? 20)
-        let (condition, reference) = try EventStorage.taskCondition(db, task: task.id)
+        let (condition, reference): (String, any DatabaseValueConvertible & Sendable) =
+            stored.seq.map { ("e.task_seq = ?", $0) } ?? ("e.task_text = ?", task.id)
         let events =
             limit == 0
             ? []
-            : try Row.fetchAll(
-                db.cachedStatement(
-                    sql: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?"),
-                arguments: [reference, limit]
-            ).map(EventStorage.event).reversed()
+            : try RawColumns.fetch(
+                db,
+                cached: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?",
+                arguments: [reference, limit], EventStorage.event
+            ).reversed()
         let count = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT count(*) FROM events e WHERE \(condition)"), arguments: [reference]) ?? 0
+        // Parents and children in one statement: 0 marks a parent, 1 a child.
+        var parents: [String] = []
+        var children: [String] = []
+        for (side, other) in try RawColumns.fetch(
+            db,
+            cached: """
+                SELECT 0, parent_id FROM links WHERE child_id = ?1
+                UNION ALL SELECT 1, child_id FROM links WHERE parent_id = ?1 ORDER BY 1, 2
+                """, arguments: [task.id], { ($0.int(0), $0.string(1)) })
+        {
+            if side == 0 { parents.append(other) } else { children.append(other) }
+        }
         return TaskDetail(
-            task: task, parents: try parents(db, task.id), children: try children(db, task.id),
-            comments: try comments(db, task.id), events: Array(events), eventCount: count,
-            runs: try runRows(db, task.id), age: age(task))
+            task: task, parents: parents, children: children, comments: try comments(db, task.id),
+            events: Array(events), eventCount: count, runs: try runRows(db, task.id), age: age(task))
     }
 
     func age(_ task: TaskInfo) -> TaskAge {
@@ -119,8 +131,7 @@ struct Queries: Sendable {
         }
         sql += " ORDER BY e.id LIMIT ?"
         arguments.append(limit)
-        let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments))
-        let events = rows.map(EventStorage.event)
+        let events = try RawColumns.fetch(db, cached: sql, arguments: StatementArguments(arguments), EventStorage.event)
         return EventsListResult(events: events, cursor: events.last?.id ?? since)
     }
 

@@ -90,8 +90,10 @@ enum Rows {
 
     static let commentColumns = "id, task_id, author, body, created_at"
 
-    static func comment(_ row: Row) -> CommentInfo {
-        CommentInfo(id: row[0], taskID: row[1], author: row[2], body: row[3], createdAt: (row[4] as Int64).seconds)
+    static func comment(_ row: RawColumns) -> CommentInfo {
+        CommentInfo(
+            id: row.int64(0), taskID: row.string(1), author: row.string(2), body: row.string(3),
+            createdAt: row.int64(4).seconds)
     }
 
     static let runColumns = """
@@ -99,11 +101,13 @@ enum Rows {
         heartbeat_at
         """
 
-    static func run(_ row: Row) -> RunInfo {
+    static func run(_ row: RawColumns) -> RunInfo {
         RunInfo(
-            id: row[0], taskID: row[1], assignee: row[2], claimer: row[3], pid: row[4],
-            startedAt: (row[5] as Int64).seconds, endedAt: (row[6] as Int64?)?.seconds, outcome: row[7],
-            exitCode: row[8], signal: row[9], error: row[10], workspace: row[11],
-            lastHeartbeatAt: (row[12] as Int64?)?.seconds)
+            id: row.int64(0), taskID: row.string(1), assignee: row.optionalString(2), claimer: row.optionalString(3),
+            pid: row.optionalInt64(4).map { Int32(truncatingIfNeeded: $0) }, startedAt: row.int64(5).seconds,
+            endedAt: row.optionalInt64(6)?.seconds, outcome: row.string(7),
+            exitCode: row.optionalInt64(8).map { Int32(truncatingIfNeeded: $0) },
+            signal: row.optionalInt64(9).map { Int32(truncatingIfNeeded: $0) }, error: row.optionalString(10),
+            workspace: row.optionalString(11), lastHeartbeatAt: row.optionalInt64(12)?.seconds)
     }
 }

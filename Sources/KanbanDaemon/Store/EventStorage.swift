@@ -59,12 +59,9 @@ enum EventStorage {
         codeOfKind[kind].map { $0.databaseValue } ?? kind.databaseValue
     }
 
-    static func kind(_ stored: DatabaseValue) -> String {
-        switch stored.storage {
-        case .int64(let code) where code >= 0 && code < kindCodes.count: return kindCodes[Int(code)]
-        case .string(let text): return text
-        default: return "\(stored)"
-        }
+    /// The kind stored as `code` (a code this build does not know reads as its number).
+    static func kind(code: Int64) -> String {
+        code >= 0 && code < kindCodes.count ? kindCodes[Int(code)] : String(code)
     }
 
     /// `kinds` in their stored form as an SQL list, for kinds fixed in the code (never user input).
@@ -186,10 +183,12 @@ enum EventStorage {
 
     // MARK: rows
 
-    static func event(_ row: Row) -> EventInfo {
-        let kind = kind(row[3] as DatabaseValue)
+    /// The event in the current row of a statement that selects `columns`.
+    static func event(_ row: RawColumns) -> EventInfo {
+        let kind = row.isInteger(3) ? kind(code: row.int64(3)) : row.string(3)
         return EventInfo(
-            id: row[0], taskID: row[1], runID: row[2], kind: kind, payload: payload(kind: kind, row[4]), actor: row[5],
-            createdAt: (row[6] as Int64).seconds)
+            id: row.int64(0), taskID: row.string(1), runID: row.optionalInt64(2), kind: kind,
+            payload: payload(kind: kind, row.optionalString(4)), actor: row.optionalString(5),
+            createdAt: row.int64(6).seconds)
     }
 }

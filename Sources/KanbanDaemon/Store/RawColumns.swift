@@ -28,6 +28,24 @@ struct RawColumns {
         try map(statement, transform).first
     }
 
+    /// Every row of `sql` (through the statement cache) mapped.
+    static func fetch<T>(
+        _ db: Database, cached sql: String, arguments: StatementArguments = [], _ transform: (RawColumns) throws -> T
+    ) throws -> [T] {
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        return try map(statement, transform)
+    }
+
+    /// Every row of `sql`, compiled for this call only (SQL whose shape varies too much to cache).
+    static func fetch<T>(
+        _ db: Database, uncached sql: String, arguments: StatementArguments = [], _ transform: (RawColumns) throws -> T
+    ) throws -> [T] {
+        let statement = try db.makeStatement(sql: sql)
+        try statement.setArguments(arguments)
+        return try map(statement, transform)
+    }
+
     /// Executes `statement` (arguments already set), which returns no rows, through the same path.
     static func execute(_ statement: Statement) throws {
         try Cursor(statement) { _ in }.forEach { _ in }
@@ -50,6 +68,8 @@ struct RawColumns {
     }
 
     func isNull(_ index: Int32) -> Bool { sqlite3_column_type(statement, index) == SQLITE_NULL }
+
+    func isInteger(_ index: Int32) -> Bool { sqlite3_column_type(statement, index) == SQLITE_INTEGER }
 
     func string(_ index: Int32) -> String {
         guard let text = sqlite3_column_text(statement, index) else { return "" }
