@@ -95,8 +95,12 @@ public final class Board: Sendable {
     }
 
     func detail(_ p: GetParams) async throws -> TaskDetail {
-        let queries = queries
-        return try await read { db in try queries.detail(db, p) }
+        try detailNow(p)
+    }
+
+    /// `detail` on the caller's thread: a point read, for answering on a connection's event loop.
+    func detailNow(_ p: GetParams) throws -> TaskDetail {
+        try store.readSync { db in try queries.detail(db, p) }
     }
 
     func assign(_ p: AssignParams, actor: String) async throws -> TaskInfo {
@@ -161,13 +165,19 @@ public final class Board: Sendable {
     }
 
     func context(_ id: String) async throws -> ContextResult {
-        let queries = queries
-        return try await read { db in try queries.context(db, id) }
+        try contextNow(id)
+    }
+
+    func contextNow(_ id: String) throws -> ContextResult {
+        try store.readSync { db in try queries.context(db, id) }
     }
 
     func runs(_ id: String) async throws -> [RunInfo] {
-        let queries = queries
-        return try await read { db in try queries.runs(db, id) }
+        try runsNow(id)
+    }
+
+    func runsNow(_ id: String) throws -> [RunInfo] {
+        try store.readSync { db in try queries.runs(db, id) }
     }
 
     func events(_ p: EventsListParams) async throws -> EventsListResult {

@@ -14,16 +14,21 @@ final class RequestBudget: @unchecked Sendable {
         available = bytes
     }
 
+    /// Takes `bytes` (capped at the whole budget) when they are free and nobody waits; nil otherwise.
+    func tryAcquire(_ bytes: Int) -> Int? {
+        let bytes = min(bytes, capacity)
+        return lock.withLock {
+            guard waiters.isEmpty && available >= bytes else { return nil }
+            available -= bytes
+            return bytes
+        }
+    }
+
     /// Waits until `bytes` (capped at the whole budget) are free, then takes them.
     func acquire(_ bytes: Int) async -> Int {
-        let bytes = min(bytes, capacity)
         // Fast path, no suspension: the budget is almost never exhausted.
-        let taken: Bool = lock.withLock {
-            guard waiters.isEmpty && available >= bytes else { return false }
-            available -= bytes
-            return true
-        }
-        if taken { return bytes }
+        if let taken = tryAcquire(bytes) { return taken }
+        let bytes = min(bytes, capacity)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             lock.lock()
             if waiters.isEmpty && available >= bytes {

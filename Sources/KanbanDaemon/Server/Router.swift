@@ -68,62 +68,92 @@ final class Router: Sendable {
         "tasks", "links", "comments", "claims", "runs", "dispatch", "events.watch", "notify", "stats", "gc", "logs",
     ]
 
+    /// What became of a frame handed to `handleNow`.
+    enum Handling: Sendable {
+        /// Answered on the spot: the reply body, or nil for a notification (no id).
+        case reply([UInt8]?)
+        /// Needs to wait (a write, a read kept off the loop…): run it for the reply.
+        case later(@Sendable () async -> [UInt8]?)
+    }
+
     /// Handles one frame; returns the reply body, or nil for a notification (no id).
     func handle(_ frame: [UInt8], session: Session) async -> [UInt8]? {
+        switch handleNow(frame, session: session) {
+        case .reply(let reply): return reply
+        case .later(let work): return await work()
+        }
+    }
+
+    /// Handles one frame as far as it can without waiting: protocol errors and point reads are
+    /// answered here, synchronously on the caller's thread (a connection's event loop) with no
+    /// task or executor hop; anything else comes back as work to run.
+    func handleNow(_ frame: [UInt8], session: Session) -> Handling {
         // One parse per frame: the envelope and then the method's params are decoded from it.
         let data: ParsedJSON
         do {
             data = try ParsedJSON(frame)
         } catch {
-            return Router.failure(
+            return .reply(Router.failure(
                 id: .null,
                 RPCErrorObject(
                     code: RPC.Code.parseError, message: "parse error: the frame is not valid JSON",
-                    data: .init(kind: ErrorKind.parseError.rawValue)))
+                    data: .init(kind: ErrorKind.parseError.rawValue))))
         }
         guard data.isObject, let head = try? data.decode(RPCRequestHead.self) else {
             // Valid JSON, but not an object: not a request.
-            return Router.failure(
+            return .reply(Router.failure(
                 id: .null,
                 RPCErrorObject(
                     code: RPC.Code.invalidRequest, message: "invalid request: a request must be a JSON object",
-                    data: .init(kind: ErrorKind.invalidRequest.rawValue)))
+                    data: .init(kind: ErrorKind.invalidRequest.rawValue))))
         }
         let id = head.id ?? .null
         guard head.jsonrpc == RPC.version, let methodName = head.method else {
-            return Router.failure(
+            return .reply(Router.failure(
                 id: id,
                 RPCErrorObject(
                     code: RPC.Code.invalidRequest,
                     message: "invalid request: expected jsonrpc \"2.0\" and a method",
-                    data: .init(kind: ErrorKind.invalidRequest.rawValue)))
+                    data: .init(kind: ErrorKind.invalidRequest.rawValue))))
         }
         if case .some(let value) = head.id {
             switch value {
             case .string, .int, .null, .double: break
             default:
-                return Router.failure(
+                return .reply(Router.failure(
                     id: .null,
                     RPCErrorObject(
                         code: RPC.Code.invalidRequest, message: "invalid request: id must be a string or a number",
-                        data: .init(kind: ErrorKind.invalidRequest.rawValue)))
+                        data: .init(kind: ErrorKind.invalidRequest.rawValue))))
             }
         }
+        let hasID = head.hasID
         guard let method = Method(rawValue: methodName) else {
             let reply = Router.failure(
                 id: id,
                 RPCErrorObject(
                     code: RPC.Code.methodNotFound, message: "unknown method '\(methodName)'",
                     data: .init(kind: ErrorKind.methodNotFound.rawValue)))
-            return head.hasID ? reply : nil
+            return .reply(hasID ? reply : nil)
         }
         let reply: [UInt8]
         do {
-            reply = try await route(method, data: data, id: id, session: session)
+            guard let answered = try routeNow(method, data: data, id: id, session: session) else {
+                return .later {
+                    let reply: [UInt8]
+                    do {
+                        reply = try await self.route(method, data: data, id: id, session: session)
+                    } catch {
+                        reply = Router.failure(id: id, Router.errorObject(for: error, logger: self.logger))
+                    }
+                    return hasID ? reply : nil
+                }
+            }
+            reply = answered
         } catch {
             reply = Router.failure(id: id, Router.errorObject(for: error, logger: logger))
         }
-        return head.hasID ? reply : nil
+        return .reply(hasID ? reply : nil)
     }
 
     static func failure(id: JSONValue, _ error: RPCErrorObject) -> [UInt8] {
@@ -222,7 +252,10 @@ final class Router: Sendable {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
 
-    private func route(_ method: Method, data: ParsedJSON, id: JSONValue, session: Session) async throws -> [UInt8] {
+    /// The methods answered without waiting: point reads, bounded by a task (its comments, runs
+    /// and the last events asked for), run on the caller's thread on a reader connection of their
+    /// own (`Store.readSync`). Nil for every other method.
+    private func routeNow(_ method: Method, data: ParsedJSON, id: JSONValue, session: Session) throws -> [UInt8]? {
         switch method {
         case .systemHello:
             let p = try optionalParams(HelloParams.self, data, default: HelloParams(protocolMajor: nil))
@@ -233,6 +266,27 @@ final class Router: Sendable {
                     details: ["supported_major": .int(Int64(ProtocolVersion.major))])
             }
             return ok(id, HelloResult(serverVersion: DaemonInfo.version, pid: getpid(), capabilities: Router.capabilities))
+        case .taskGet:
+            return ok(id, try board.detailNow(try params(GetParams.self, data)))
+        case .taskContext:
+            return ok(id, try board.contextNow(try params(IDParams.self, data).id))
+        case .taskRuns:
+            return ok(id, RunsResult(runs: try board.runsNow(try params(IDParams.self, data).id)))
+        case .eventsUnwatch:
+            let p = try params(UnwatchParams.self, data)
+            guard let task = session.removeWatcher(p.subscription) else {
+                throw KanbanError(.notFound, "no such subscription: \(p.subscription)")
+            }
+            board.bus.unsubscribe(p.subscription)
+            task.cancel()
+            return ok(id, ChangedResult(changed: true))
+        default:
+            return nil
+        }
+    }
+
+    private func route(_ method: Method, data: ParsedJSON, id: JSONValue, session: Session) async throws -> [UInt8] {
+        switch method {
         case .systemStatus:
             return ok(id, await info.status(board: board, dispatcher: dispatcher))
         case .configReload:
@@ -252,8 +306,6 @@ final class Router: Sendable {
                 let tasks = try await board.list(p)
                 return ok(id, TaskListResult(tasks: tasks), capacity: 64 + tasks.count * 512)
             }
-        case .taskGet:
-            return ok(id, try await board.detail(try params(GetParams.self, data)))
         case .taskAssign:
             let p = try params(AssignParams.self, data)
             return ok(id, TaskResult(task: try await board.assign(p, actor: actor(p, session))))
@@ -287,10 +339,6 @@ final class Router: Sendable {
         case .taskHeartbeat:
             let p = try params(HeartbeatParams.self, data)
             return ok(id, try await board.heartbeat(p, actor: actor(p, session)))
-        case .taskContext:
-            return ok(id, try await board.context(try params(IDParams.self, data).id))
-        case .taskRuns:
-            return ok(id, RunsResult(runs: try await board.runs(try params(IDParams.self, data).id)))
         case .taskLog:
             let p = try params(LogParams.self, data)
             _ = try await board.task(p.id)
@@ -305,14 +353,12 @@ final class Router: Sendable {
         case .eventsWatch:
             let p = try optionalParams(WatchParams.self, data, default: WatchParams())
             return ok(id, try await watch(p, session: session))
-        case .eventsUnwatch:
-            let p = try params(UnwatchParams.self, data)
-            guard let task = session.removeWatcher(p.subscription) else {
-                throw KanbanError(.notFound, "no such subscription: \(p.subscription)")
+        case .systemHello, .taskGet, .taskContext, .taskRuns, .eventsUnwatch:
+            // `handleNow` answers these without coming here.
+            guard let reply = try routeNow(method, data: data, id: id, session: session) else {
+                throw KanbanError(.internal, "\(method.rawValue) has no route")
             }
-            board.bus.unsubscribe(p.subscription)
-            task.cancel()
-            return ok(id, ChangedResult(changed: true))
+            return reply
         case .notifySubscribe:
             let p = try params(NotifySubscribeParams.self, data)
             return ok(id, try await board.notifySubscribe(p))

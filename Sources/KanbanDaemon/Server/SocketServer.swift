@@ -4,17 +4,17 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Serves the protocol on the listening socket: one task per connection, requests on a
-/// connection answered in order, many connections at once. A connection's reads and writes
-/// suspend under backpressure, so a client that stops reading only stalls itself.
+/// Serves the protocol on the listening socket: each connection is a `ConnectionHandler` on an
+/// event loop, requests on a connection answered in order, many connections at once. A client
+/// that stops reading only stalls itself.
 final class SocketServer: Sendable {
     let router: Router
     let logger: Logger
     let maxFrameBytes: Int
     let connections: ConnectionCounter
-    private let registry = ConnectionRegistry()
+    let registry = ConnectionRegistry()
     /// At most this many request bytes are being handled at once (frames up to the frame limit).
-    private let budget = RequestBudget(bytes: 64 * 1024 * 1024)
+    let budget = RequestBudget(bytes: 64 * 1024 * 1024)
 
     init(router: Router, logger: Logger, maxFrameBytes: Int, connections: ConnectionCounter) {
         self.router = router
@@ -23,10 +23,9 @@ final class SocketServer: Sendable {
         self.connections = connections
     }
 
-    typealias Connection = NIOAsyncChannel<InboundFrame, ByteBuffer>
-
     /// Accepts on `fd` (and on any listener added later) until `shutdown()` closes them, then lets
-    /// in-flight requests finish (busy connections are force-closed after `drainSeconds`).
+    /// in-flight requests finish (busy connections are force-closed after `drainSeconds`) and
+    /// returns once every connection is gone.
     func run(fd: Int32, group: MultiThreadedEventLoopGroup, drainSeconds: Int64 = 10) async throws {
         let (listeners, continuation) = AsyncStream.makeStream(of: Int32.self)
         registry.setListenerQueue(continuation)
@@ -39,6 +38,7 @@ final class SocketServer: Sendable {
             // Shutdown began: connections still busy after the grace period are closed.
             group.next().scheduleTask(in: .seconds(drainSeconds)) { registry.closeAll() }
         }
+        await registry.drained()
     }
 
     /// Serves another listening socket (the socket file was deleted and has been re-created).
@@ -50,93 +50,25 @@ final class SocketServer: Sendable {
         let maxFrameBytes = maxFrameBytes
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
-            .bind(fd) { channel in
+            .childChannelInitializer { channel in
                 PeerCredentials.of(channel).flatMapThrowing { peer in
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                    let wrapped = try Connection(wrappingChannelSynchronously: channel)
-                    return (wrapped, peer)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)),
+                        ConnectionHandler(server: self, peer: peer),
+                    ])
                 }
             }
-        guard registry.setListener(server.channel) else {
-            try? await server.channel.close()
+            .withBoundSocket(fd).get()
+        guard registry.setListener(server) else {
+            try? await server.close()
             return
         }
-        try await withThrowingDiscardingTaskGroup { tasks in
-            try await server.executeThenClose { inbound in
-                for try await (connection, peer) in inbound {
-                    tasks.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
-                        await self.serve(connection, peer: peer)
-                    }
-                }
-            }
-        }
+        try await server.closeFuture.get()
     }
 
     /// Stops accepting and closes idle connections; busy ones close after their current request.
     func shutdown() {
         registry.beginShutdown()
-    }
-
-    private func serve(_ connection: Connection, peer: PeerCredentials) async {
-        let id = connections.open()
-        defer { connections.close() }
-        let channel = connection.channel
-        guard registry.add(id, channel) else {
-            try? await channel.close()
-            return
-        }
-        defer { registry.remove(id) }
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                let allocator = channel.allocator
-                let session = Session(id: id, peer: peer, executor: EventLoopTaskExecutor(channel.eventLoop)) { body in
-                    do {
-                        try await outbound.write(SocketServer.frame(body, allocator: allocator))
-                        return true
-                    } catch {
-                        return false
-                    }
-                }
-                defer {
-                    for (subscription, task) in session.removeAllWatchers() {
-                        router.board.bus.unsubscribe(subscription)
-                        task.cancel()
-                    }
-                }
-                guard peer.isAllowed() else {
-                    logger.warning("refused connection from uid \(peer.uid) (pid \(peer.pid))")
-                    let error = KanbanError(
-                        .permissionDenied, "uid \(peer.uid) may not use this board (kanband runs as uid \(getuid()))")
-                    try await outbound.write(
-                        SocketServer.frame(Router.failure(id: .null, RPCErrorObject(error)), allocator: allocator))
-                    return
-                }
-                for try await item in inbound {
-                    switch item {
-                    case .oversize(let length):
-                        let error = RPCErrorObject(
-                            code: RPC.Code.invalidRequest,
-                            message: "frame of \(length) bytes exceeds the limit of \(maxFrameBytes) bytes; closing",
-                            data: .init(kind: ErrorKind.invalidRequest.rawValue))
-                        try await outbound.write(SocketServer.frame(Router.failure(id: .null, error), allocator: allocator))
-                        return
-                    case .frame(let buffer):
-                        registry.setBusy(id, true)
-                        // Parsing takes up to 16 bytes of tape per value (a value can be two bytes
-                        // of frame), built in a growing array then copied: charge that, not just the frame.
-                        let held = await budget.acquire(buffer.readableBytes * 24 + 4096)
-                        let reply = await router.handle(Array(buffer.readableBytesView), session: session)
-                        budget.release(held)
-                        if let reply { try await outbound.write(SocketServer.frame(reply, allocator: allocator)) }
-                        for work in session.takeAfterReply() { work() }
-                        if !registry.setBusy(id, false) { return }
-                    }
-                }
-            }
-        } catch {
-            logger.debug("connection \(id) ended: \(error)")
-        }
     }
 
     static func frame(_ body: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
@@ -154,6 +86,7 @@ final class ConnectionRegistry: @unchecked Sendable {
     private var listeners: [any Channel] = []
     private var listenerQueue: AsyncStream<Int32>.Continuation?
     private var shuttingDown = false
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     func setListenerQueue(_ queue: AsyncStream<Int32>.Continuation) {
         lock.withLock { listenerQueue = queue }
@@ -185,7 +118,28 @@ final class ConnectionRegistry: @unchecked Sendable {
         }
     }
 
-    func remove(_ id: Int) { lock.withLock { _ = channels.removeValue(forKey: id) } }
+    /// The connection is gone and nothing of it runs any more.
+    func remove(_ id: Int) {
+        let waiters: [CheckedContinuation<Void, Never>] = lock.withLock {
+            _ = channels.removeValue(forKey: id)
+            guard shuttingDown && channels.isEmpty else { return [] }
+            defer { drainWaiters.removeAll() }
+            return drainWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once shutdown has begun and every connection is gone.
+    func drained() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done: Bool = lock.withLock {
+                if shuttingDown && channels.isEmpty { return true }
+                drainWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
 
     /// Returns false when the connection should close now (shutdown began while it was busy).
     @discardableResult

@@ -71,6 +71,39 @@ extension Processes {
             #expect(try daemon.task(id).title == "survives a clean stop")
         }
 
+        @Test func sigtermLetsABusyConnectionFinishItsRequestAndKeepsEveryAnsweredWrite() throws {
+            let daemon = try TestDaemon()
+            let peer = try WirePeer(daemon.socket)
+            var bytes: [UInt8] = []
+            for index in 1...2000 {
+                let body = #"{"jsonrpc":"2.0","id":\#(index),"method":"task.create","params":{"title":"p\#(index)"}}"#
+                bytes += Framing.frame(Array(body.utf8))
+            }
+            try peer.sendRaw(bytes)
+            // Wait for the first reply so the connection is mid-stream, then ask kanband to stop.
+            var answered: [String] = []
+            let first = try #require(try peer.receive())
+            answered.append(try #require((Reply.result(first)?["task"] as? [String: Any])?["id"] as? String))
+            let process = try #require(daemon.process)
+            kill(process.processIdentifier, SIGTERM)
+            // The connection gets whole replies up to the request it was handling, then EOF — or
+            // a reset, since the kernel resets a socket closed with requests still unread in it.
+            while let reply = (try? peer.receive()) ?? nil {
+                let id = try #require((Reply.result(reply)?["task"] as? [String: Any])?["id"] as? String, "\(reply)")
+                answered.append(id)
+            }
+            #expect(answered.count < 2000, "shutdown should not wait for the rest of the pipeline")
+            let stopped = eventually(timeout: 5) { !process.isRunning }
+            #expect(stopped)
+            #expect(daemon.stop() == 0)
+            try daemon.start()
+            let client = try daemon.client()
+            for id in answered {
+                let task: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 0))
+                #expect(task.task.id == id)
+            }
+        }
+
         @Test func socketActivationServesTheInheritedSocket() throws {
             guard let activator = WireTest.which("systemd-socket-activate") else {
                 Issue.record(

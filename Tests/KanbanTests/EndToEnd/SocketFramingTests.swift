@@ -46,6 +46,43 @@ extension Processes {
             #expect((Reply.result(list)?["tasks"] as? [Any])?.count == 20)
         }
 
+        @Test func answersOnTheSpotAndAnswersThatWaitKeepTheRequestsOrder() throws {
+            // Point reads and protocol errors are answered on the event loop at once; writes wait
+            // for their commit. Pipelined in one write, the replies still come back in order.
+            let daemon = try TestDaemon()
+            let seed = try daemon.create("seed")
+            let peer = try WirePeer(daemon.socket)
+            var bytes: [UInt8] = []
+            var expected: [String] = []
+            for round in 0..<10 {
+                let base = round * 10
+                let frames: [(Int?, String)] = [
+                    (base + 1, #""method":"task.create","params":{"title":"r\#(round)"}"#),
+                    (base + 2, #""method":"task.get","params":{"id":"\#(seed)","events":0}"#),
+                    (nil, #""method":"task.comment","params":{"id":"\#(seed)","body":"note \#(round)"}"#),
+                    (base + 3, #""method":"no.such.method""#),
+                    (base + 4, #""method":"task.comment","params":{"id":"\#(seed)","body":"c\#(round)"}"#),
+                    (base + 5, #""method":"system.hello""#),
+                    (base + 6, #""method":"task.get","params":{"id":"t_0000000000000000"}"#),
+                ]
+                for (id, member) in frames {
+                    let head = id.map { #"{"jsonrpc":"2.0","id":\#($0),"# } ?? #"{"jsonrpc":"2.0","#
+                    bytes += Framing.frame(Array((head + member + "}").utf8))
+                    if let id { expected.append("\(id)") }
+                }
+            }
+            try peer.sendRaw(bytes)
+            var got: [String] = []
+            for _ in expected {
+                let reply = try #require(try peer.receive())
+                got.append(Reply.idText(reply) ?? "?")
+            }
+            #expect(got == expected)
+            // The notifications ran too, in their place: each round's note before its comment.
+            let detail = try daemon.client().call(.taskGet, GetParams(id: seed, events: 0)) as TaskDetail
+            #expect(detail.comments.map(\.body) == (0..<10).flatMap { ["note \($0)", "c\($0)"] })
+        }
+
         @Test func malformedJSONIsAParseErrorAndTheConnectionStaysUsable() throws {
             let daemon = try TestDaemon()
             let peer = try WirePeer(daemon.socket)

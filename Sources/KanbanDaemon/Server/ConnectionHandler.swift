@@ -1,0 +1,279 @@
+import Foundation
+import KanbanProtocol
+import Logging
+import NIOCore
+
+/// One connection, served on its channel's event loop: frames in, replies out, in order.
+///
+/// A request is answered on the spot when the router can (protocol errors, point reads: no task,
+/// no executor hop, the reply flushed once per burst of frames); anything that has to wait (a
+/// write, a read kept off the loop) runs as a task that prefers this loop and hands its reply
+/// back here. One request at a time per connection, so replies keep the requests' order.
+///
+/// Backpressure is explicit: while a frame waits to be handled or the channel is not writable
+/// (a client that does not read its replies), the handler holds the channel's reads, so the
+/// client's writes stall in its own socket buffer rather than in kanband's memory. Event pushes
+/// wait for writability the same way (`Session.push`).
+final class ConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let server: SocketServer
+    private let peer: PeerCredentials
+    private var context: ChannelHandlerContext?
+    private var session: Session?
+    private var id = 0
+    /// Counted as open and in the registry (from `channelActive`).
+    private var registered = false
+    /// Active, allowed and not closing: frames are served and replies written.
+    private var open = false
+    /// A request is being handled (its reply not yet written).
+    private var handling = false
+    /// Frames read but not yet handled.
+    private var queue = CircularBuffer<InboundFrame>()
+    /// A `read` the handler held back, to pass on once it can take more frames.
+    private var readHeld = false
+    /// Pushes waiting for the channel to become writable again.
+    private var pushWaiters: [CheckedContinuation<Bool, Never>] = []
+
+    init(server: SocketServer, peer: PeerCredentials) {
+        self.server = server
+        self.peer = peer
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        id = server.connections.open()
+        registered = true
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let session = Session(id: id, peer: peer, executor: EventLoopTaskExecutor(loop)) { body in
+            await withCheckedContinuation { continuation in
+                if loop.inEventLoop {
+                    bound.value.push(body, continuation)
+                } else {
+                    loop.execute { bound.value.push(body, continuation) }
+                }
+            }
+        }
+        self.session = session
+        guard server.registry.add(id, context.channel) else {
+            context.close(promise: nil)
+            return
+        }
+        guard peer.isAllowed() else {
+            server.logger.warning("refused connection from uid \(peer.uid) (pid \(peer.pid))")
+            let error = KanbanError(
+                .permissionDenied, "uid \(peer.uid) may not use this board (kanband runs as uid \(getuid()))")
+            write(context, Router.failure(id: .null, RPCErrorObject(error)))
+            context.flush()
+            context.close(promise: nil)
+            return
+        }
+        open = true
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        open = false
+        queue.removeAll()
+        let waiters = pushWaiters
+        pushWaiters.removeAll()
+        for waiter in waiters { waiter.resume(returning: false) }
+        releaseWatchers()
+        if !handling { unregister() }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        server.logger.debug("connection \(id) ended: \(error)")
+        context.close(promise: nil)
+    }
+
+    /// Ends the connection's subscriptions (their tasks stop at their next push).
+    private func releaseWatchers() {
+        guard let session else { return }
+        for (subscription, task) in session.removeAllWatchers() {
+            server.router.board.bus.unsubscribe(subscription)
+            task.cancel()
+        }
+    }
+
+    /// The connection is gone and nothing of it runs any more: shutdown can stop waiting for it.
+    private func unregister() {
+        guard registered else { return }
+        registered = false
+        server.registry.remove(id)
+        server.connections.close()
+    }
+
+    // MARK: reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard open else { return }
+        queue.append(unwrapInboundIn(data))
+        serve(context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if queue.isEmpty && context.channel.isWritable {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            let waiters = pushWaiters
+            pushWaiters.removeAll()
+            for waiter in waiters { waiter.resume(returning: true) }
+            serve(context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: requests
+
+    /// Handles queued frames, one at a time, until one has to wait or the channel stops being
+    /// writable; then lets reading resume if the queue is empty.
+    private func serve(_ context: ChannelHandlerContext) {
+        var wrote = false
+        while open && !handling && context.channel.isWritable, let item = queue.popFirst() {
+            switch item {
+            case .oversize(let length):
+                let error = RPCErrorObject(
+                    code: RPC.Code.invalidRequest,
+                    message: "frame of \(length) bytes exceeds the limit of \(server.maxFrameBytes) bytes; closing",
+                    data: .init(kind: ErrorKind.invalidRequest.rawValue))
+                write(context, Router.failure(id: .null, error))
+                context.flush()
+                open = false
+                context.close(promise: nil)
+                return
+            case .frame(let buffer):
+                handling = true
+                server.registry.setBusy(id, true)
+                if handle(context, Array(buffer.readableBytesView)) { wrote = true }
+            }
+        }
+        if wrote { context.flush() }
+        if readHeld && open && queue.isEmpty && context.channel.isWritable {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// Starts handling one frame; true when it was answered on the spot and its reply written
+    /// (not flushed).
+    private func handle(_ context: ChannelHandlerContext, _ frame: [UInt8]) -> Bool {
+        guard let session else { return false }
+        // Parsing takes up to 16 bytes of tape per value (a value can be two bytes of frame),
+        // built in a growing array then copied: charge that, not just the frame.
+        let charge = frame.count * 24 + 4096
+        let budget = server.budget
+        let router = server.router
+        guard let held = budget.tryAcquire(charge) else {
+            // Over budget: wait for it off the loop, then handle the frame as usual.
+            finishLater(context, session: session) {
+                let taken = await budget.acquire(charge)
+                defer { budget.release(taken) }
+                return await router.handle(frame, session: session)
+            }
+            return false
+        }
+        switch router.handleNow(frame, session: session) {
+        case .reply(let reply):
+            budget.release(held)
+            return finish(context, reply)
+        case .later(let work):
+            finishLater(context, session: session) {
+                defer { budget.release(held) }
+                return await work()
+            }
+            return false
+        }
+    }
+
+    /// Runs `work` as a task that prefers this connection's loop, then writes its reply here.
+    private func finishLater(
+        _ context: ChannelHandlerContext, session: Session, _ work: @escaping @Sendable () async -> [UInt8]?
+    ) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        Task(executorPreference: session.executor) {
+            let reply = await work()
+            if loop.inEventLoop {
+                bound.value.finished(reply)
+            } else {
+                loop.execute { bound.value.finished(reply) }
+            }
+        }
+    }
+
+    /// A reply that had to wait is ready: write it and go on with the queue.
+    private func finished(_ reply: [UInt8]?) {
+        guard let context else {
+            // The channel is gone; the request was the last thing running on it.
+            handling = false
+            releaseWatchers()
+            unregister()
+            return
+        }
+        if finish(context, reply) { context.flush() }
+        serve(context)
+    }
+
+    /// Writes a reply (not flushed) and ends the request; true when something was written.
+    private func finish(_ context: ChannelHandlerContext, _ reply: [UInt8]?) -> Bool {
+        handling = false
+        var wrote = false
+        if let reply, open {
+            write(context, reply)
+            wrote = true
+        }
+        // Work to run once the reply is written (a subscription's pushes start after its reply).
+        for work in session?.takeAfterReply() ?? [] { work() }
+        if !open {
+            // Closed while the request ran: whatever it started ends with the connection.
+            releaseWatchers()
+            unregister()
+            return wrote
+        }
+        if !server.registry.setBusy(id, false) {
+            // Shutdown began while this request ran: close once its reply is out.
+            context.flush()
+            open = false
+            context.close(promise: nil)
+        }
+        return wrote
+    }
+
+    // MARK: writing
+
+    private func write(_ context: ChannelHandlerContext, _ body: [UInt8]) {
+        context.write(wrapOutboundOut(SocketServer.frame(body, allocator: context.channel.allocator)), promise: nil)
+    }
+
+    /// Writes an event push; the caller resumes at once while the channel takes more, or once it
+    /// is writable again, with false when the connection is gone.
+    private func push(_ body: [UInt8], _ continuation: CheckedContinuation<Bool, Never>) {
+        guard open, let context else {
+            continuation.resume(returning: false)
+            return
+        }
+        write(context, body)
+        context.flush()
+        if context.channel.isWritable {
+            continuation.resume(returning: true)
+        } else {
+            pushWaiters.append(continuation)
+        }
+    }
+}
