@@ -146,8 +146,10 @@ public struct StatusResult: Codable, Sendable {
     public var connections: Int
     public var subscribers: Int
     public var dispatcher: DispatcherHealth
+    /// The writer's group commit so far (absent from a kanband older than this field).
+    public var writes: WriterHealth?
     enum CodingKeys: String, CodingKey {
-        case pid, home, database, socket, durability, connections, subscribers, dispatcher
+        case pid, home, database, socket, durability, connections, subscribers, dispatcher, writes
         case serverVersion = "server_version"
         case protocolVersion = "protocol_version"
         case startedAt = "started_at"
@@ -157,8 +159,9 @@ public struct StatusResult: Codable, Sendable {
     public init(
         pid: Int32, serverVersion: String, startedAt: Double, uptimeSeconds: Double, home: String, database: String,
         socket: String, schemaVersion: Int, durability: String, connections: Int, subscribers: Int,
-        dispatcher: DispatcherHealth
+        dispatcher: DispatcherHealth, writes: WriterHealth? = nil
     ) {
+        self.writes = writes
         self.pid = pid
         self.serverVersion = serverVersion
         self.protocolVersion = ProtocolVersion.string
@@ -172,6 +175,19 @@ public struct StatusResult: Codable, Sendable {
         self.connections = connections
         self.subscribers = subscribers
         self.dispatcher = dispatcher
+    }
+}
+
+/// What the single writer has done since kanband started: how many writes it committed in how
+/// many transactions (`writes / commits` is the group-commit batch size), and how many wait now.
+public struct WriterHealth: Codable, Sendable, Equatable {
+    public var commits: Int64
+    public var writes: Int64
+    public var pending: Int
+    public init(commits: Int64, writes: Int64, pending: Int) {
+        self.commits = commits
+        self.writes = writes
+        self.pending = pending
     }
 }
 

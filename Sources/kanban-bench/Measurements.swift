@@ -90,7 +90,9 @@ enum Measurements {
             try daemon.start()
             let direct = daemon.home + "/direct.db"
             for clients in [1, 8, 32] {
+                let before = writerHealth(socket: daemon.socket)
                 let viaSocket = try daemonCycles(socket: daemon.socket, clients: clients, seconds: seconds)
+                let batch = writesPerCommit(before, writerHealth(socket: daemon.socket))
                 let baseline = try directCycles(path: direct, synchronous: durability == "full" ? "FULL" : "NORMAL", clients: clients, seconds: seconds)
                 let ratio = viaSocket / baseline
                 let target: String
@@ -106,12 +108,27 @@ enum Measurements {
                     pass = nil
                 }
                 rows.append(Row(
-                    name: "create→claim→complete, \(clients) client(s), \(durability)", value: viaSocket, unit: "cycles/s",
+                    name: "create→claim→complete, \(clients) client(s), \(durability)\(batch)", value: viaSocket,
+                    unit: "cycles/s",
                     baselineName: "direct SQLite", baseline: baseline, ratio: ratio, target: target, pass: pass))
             }
             daemon.cleanup()
         }
         return rows
+    }
+
+    /// The daemon's writer counters (`system.status`), nil from a daemon without them.
+    static func writerHealth(socket: String) -> WriterHealth? {
+        guard let client = try? KanbanClient(socket: socket) else { return nil }
+        let status: StatusResult? = try? client.call(.systemStatus, Empty())
+        return status?.writes
+    }
+
+    /// ", N writes/commit" between two readings of the writer's counters, or "".
+    static func writesPerCommit(_ before: WriterHealth?, _ after: WriterHealth?) -> String {
+        guard let before, let after, after.commits > before.commits else { return "" }
+        let ratio = Double(after.writes - before.writes) / Double(after.commits - before.commits)
+        return String(format: ", %.1f writes/commit", ratio)
     }
 
     /// create → claim → complete on `clients` connections for `seconds`; cycles per second. Also

@@ -8,8 +8,10 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "echo-server", arguments.count == 2 { EchoServer.run(path: arguments[1]) }
 if arguments.first == "load", arguments.count == 4, let clients = Int(arguments[2]), let seconds = Double(arguments[3]) {
     signal(SIGPIPE, SIG_IGN)
+    let before = Measurements.writerHealth(socket: arguments[1])
     let rate = try Measurements.daemonCycles(socket: arguments[1], clients: clients, seconds: seconds)
-    print(String(format: "%.0f cycles/s", rate))
+    let batch = Measurements.writesPerCommit(before, Measurements.writerHealth(socket: arguments[1]))
+    print(String(format: "%.0f cycles/s", rate) + batch)
     exit(0)
 }
 if arguments.contains("--help") || arguments.contains("-h") {

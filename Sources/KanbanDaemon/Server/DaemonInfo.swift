@@ -21,7 +21,7 @@ final class DaemonInfo: Sendable {
             uptimeSeconds: Date().timeIntervalSince(startedAt), home: locations.home, database: board.store.path,
             socket: locations.socket, schemaVersion: board.store.schemaVersion,
             durability: board.store.durability.rawValue, connections: connections.value, subscribers: board.bus.count,
-            dispatcher: await dispatcher.health())
+            dispatcher: await dispatcher.health(), writes: board.store.writerHealth)
     }
 }
 

@@ -175,6 +175,9 @@ public final class Store: Sendable {
 
     /// Current number of writes waiting for the writer (for status and benchmarks).
     var pendingWrites: Int { writer.pendingCount }
+
+    /// Commits, writes and the writes waiting, for `system.status`.
+    var writerHealth: WriterHealth { writer.health }
 }
 
 /// The database (or the directory its -wal and -shm files go in) cannot be written.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KanbanProtocol
 
 /// The single writer with group commit. Callers enqueue closures; a dedicated thread takes every
 /// pending closure, runs them in one IMMEDIATE transaction (each in a savepoint), commits once and
@@ -45,6 +46,16 @@ final class WriteQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return pending.count
+    }
+
+    /// Transactions committed and the writes in them (successful or refused), since start.
+    private var commits: Int64 = 0
+    private var writes: Int64 = 0
+
+    var health: WriterHealth {
+        condition.lock()
+        defer { condition.unlock() }
+        return WriterHealth(commits: commits, writes: writes, pending: pending.count)
     }
 
     func submit<T: Sendable>(
@@ -100,8 +111,12 @@ final class WriteQueue: @unchecked Sendable {
             let batch = Array(pending.prefix(take))
             pending.removeFirst(take)
             condition.unlock()
-            execute(batch)
+            let committed = execute(batch)
             condition.lock()
+            if committed {
+                commits += 1
+                writes += Int64(batch.count)
+            }
             let checkpoint = checkpointWanted
             checkpointWanted = false
             condition.unlock()
@@ -110,7 +125,9 @@ final class WriteQueue: @unchecked Sendable {
         }
     }
 
-    private func execute(_ batch: [Job]) {
+    /// Runs one batch; false when its transaction failed as a whole (or was one refused write
+    /// rolled back).
+    private func execute(_ batch: [Job]) -> Bool {
         var outcomes: [(Result<@Sendable (WriteEffects) -> Void, any Error>, WriteEffects)] = []
         outcomes.reserveCapacity(batch.count)
         do {
@@ -151,7 +168,7 @@ final class WriteQueue: @unchecked Sendable {
         } catch {
             // The transaction itself failed (disk full, read-only file…): nothing in it happened.
             for job in batch { job.fail(error) }
-            return
+            return false
         }
         onCommit(outcomes.compactMap { outcome in
             if case .success = outcome.0 { return outcome.1 }
@@ -163,6 +180,8 @@ final class WriteQueue: @unchecked Sendable {
             case .failure(let error): job.fail(error)
             }
         }
+        if batch.count == 1, case .failure = outcomes[0].0 { return false }
+        return true
     }
 }
 

@@ -64,6 +64,35 @@ extension Processes {
             #expect(events.events.filter { $0.kind == EventKind.created }.count == 1)
         }
 
+        @Test func statusCountsCommitsAndTheWritesTheyCarried() throws {
+            let daemon = try TestDaemon(config: "max_concurrent = 0\n")
+            let socket = daemon.socket
+            let client = try daemon.client()
+            let before = try #require((try client.call(.systemStatus, Empty()) as StatusResult).writes)
+            let errors = Collected<String>()
+            let failures = raceOnThreads(16, connect: { _ in try KanbanClient(socket: socket) }) { index, client in
+                for round in 0..<10 {
+                    do {
+                        let _: CreateResult = try client.call(.taskCreate, CreateParams(title: "w\(index).\(round)"))
+                    } catch {
+                        errors.append("\(error)")
+                    }
+                }
+            }
+            #expect(failures.isEmpty && errors.values.isEmpty, "\(failures) \(errors.values)")
+            let after = try #require((try client.call(.systemStatus, Empty()) as StatusResult).writes)
+            #expect(after.writes - before.writes == 160)
+            #expect(after.commits > before.commits)
+            #expect(after.commits - before.commits <= 160)
+            #expect(after.pending == 0)
+            // A write refused on its own is rolled back: no commit, no write counted.
+            #expect(throws: ClientError.self) {
+                let _: TaskResult = try client.call(.taskComplete, CompleteParams(id: "t_0000000000000000"))
+            }
+            let refused = try #require((try client.call(.systemStatus, Empty()) as StatusResult).writes)
+            #expect(refused.commits == after.commits && refused.writes == after.writes)
+        }
+
         @Test func aClientThatNeverReadsStallsOnlyItself() throws {
             let daemon = try TestDaemon()
             let worker = try daemon.client()
