@@ -341,6 +341,9 @@ enum Measurements {
 
     // MARK: event fan-out
 
+    /// Commit → delivery to 1 and to 100 subscribers at once. The subscribers' sockets are read by
+    /// one thread polling them all, which notes when each push became readable: 100 blocked
+    /// reader threads on two cores would mostly measure the waking of this benchmark's threads.
     static func fanout(quick: Bool) throws -> [Row] {
         let daemon = try BenchDaemon()
         defer { daemon.cleanup() }
@@ -349,27 +352,18 @@ enum Measurements {
         for subscribers in [1, 100] {
             let rounds = quick ? 50 : 200
             let received = ReceiveLog(subscribers: subscribers, rounds: rounds)
-            let ready = DispatchSemaphore(value: 0)
-            let socket = daemon.socket
-            let threads = DispatchGroup()
-            for index in 0..<subscribers {
-                threads.enter()
-                Thread {
-                    defer { threads.leave() }
-                    guard let client = try? KanbanClient(socket: socket),
-                        (try? client.call(.eventsWatch, WatchParams(kinds: [EventKind.created]), as: WatchResult.self)) != nil
-                    else {
-                        ready.signal()
-                        return
-                    }
-                    ready.signal()
-                    for round in 0..<rounds {
-                        guard (try? client.nextPush()) != nil else { return }
-                        received.record(subscriber: index, round: round, at: nowNanos())
-                    }
-                }.start()
+            var clients: [KanbanClient] = []
+            for _ in 0..<subscribers {
+                let client = try KanbanClient(socket: daemon.socket)
+                let _: WatchResult = try client.call(.eventsWatch, WatchParams(kinds: [EventKind.created]))
+                clients.append(client)
             }
-            for _ in 0..<subscribers { ready.wait() }
+            let box = Unchecked(clients)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                receivePushes(box.value, rounds: rounds, into: received)
+                done.signal()
+            }.start()
             let client = try daemon.client()
             var commits = Samples()
             var sent: [UInt64] = []
@@ -380,7 +374,7 @@ enum Measurements {
                 commits.add(nowNanos() - start)
                 usleep(2000)
             }
-            threads.wait()
+            done.wait()
             var delivery = Samples()
             var last = Samples()
             for round in 0..<rounds {
@@ -391,7 +385,7 @@ enum Measurements {
             rows.append(Row(
                 name: "event fan-out, \(subscribers) subscriber(s): create sent → pushed p50", value: delivery.p50, unit: "µs",
                 baselineName: "create reply p50", baseline: commits.p50, ratio: delivery.p50 / commits.p50,
-                target: subscribers == 1 ? "≤ 1000 µs" : "-", pass: subscribers == 1 ? delivery.p50 <= 1000 : nil))
+                target: "≤ 1000 µs", pass: delivery.p50 <= 1000))
             if subscribers > 1 {
                 rows.append(Row(
                     name: "event fan-out, \(subscribers) subscribers: last subscriber p50", value: last.p50, unit: "µs",
@@ -400,6 +394,36 @@ enum Measurements {
         }
         return rows
     }
+}
+
+/// Reads `rounds` pushes from each client on this one thread, noting for each the time the poll
+/// that found it readable returned.
+func receivePushes(_ clients: [KanbanClient], rounds: Int, into received: ReceiveLog) {
+    var polled = clients.map { pollfd(fd: $0.connection.descriptor, events: Int16(POLLIN), revents: 0) }
+    var seen = [Int](repeating: 0, count: clients.count)
+    var remaining = clients.count * rounds
+    while remaining > 0 {
+        let buffered = Set(clients.indices.filter { clients[$0].hasBufferedPush })
+        if buffered.isEmpty {
+            guard poll(&polled, nfds_t(polled.count), 10_000) > 0 else { return }
+        }
+        let now = nowNanos()
+        for index in clients.indices where polled[index].revents & Int16(POLLIN) != 0 || buffered.contains(index) {
+            polled[index].revents = 0
+            repeat {
+                guard seen[index] < rounds, (try? clients[index].nextPush()) != nil else { return }
+                received.record(subscriber: index, round: seen[index], at: now)
+                seen[index] += 1
+                remaining -= 1
+            } while clients[index].hasBufferedPush && seen[index] < rounds
+        }
+    }
+}
+
+/// Hands a value to one other thread that alone uses it from then on.
+final class Unchecked<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 final class Counter: @unchecked Sendable {

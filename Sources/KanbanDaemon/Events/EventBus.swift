@@ -1,6 +1,7 @@
 import Foundation
 import KanbanProtocol
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// An event as published after its commit, with the task attributes that watch filters use.
 struct PublishedEvent: Sendable {
@@ -25,13 +26,32 @@ struct EventFilter: Sendable {
     }
 }
 
+/// Where a subscription's events go once its replay is done: a connection, on its event loop.
+protocol LiveEventSink: AnyObject, Sendable {
+    /// The loop `deliver` and `deliveredBatch` run on; nil to run them on the publishing thread.
+    var eventLoop: (any EventLoop)? { get }
+    /// The subscription's next event, in commit order.
+    func deliver(subscription: Int, event: SharedEvent)
+    /// After the events of one commit were delivered (a connection flushes once for all of them).
+    func deliveredBatch()
+    /// The bus dropped the subscription (unsubscribe, shutdown); called on the dropping thread.
+    func ended(subscription: Int)
+}
+
 /// In-memory fan-out of committed events to live subscribers.
 ///
 /// The writer publishes each commit's events in commit order, under one lock, so every subscriber
 /// sees ids strictly increasing. A subscriber registers first and replays from the database
-/// second: events up to the id returned by `subscribe` come from the database, later ones from
-/// its queue — no gap and no duplicate at the boundary. A subscriber whose queue passes its limit
-/// is cut off with an overflow marker that says where to resume; it never slows the writer.
+/// second: events up to the id returned by `subscribe` come from the database, later ones are
+/// buffered here until the replay is done (`goLive`) — no gap and no duplicate at the boundary. A
+/// subscriber whose buffer passes its limit is cut off with an overflow marker that says where to
+/// resume; it never slows the writer.
+///
+/// Once live, a subscription's events go straight to its sink: the writer groups a commit's
+/// deliveries by event loop and hands each loop one closure, which writes every push of that
+/// commit for its connections and flushes each once. Before, each subscriber was a task reading
+/// an `AsyncStream`: resuming 100 of them cost the writer ~1.6 µs each per commit (half its time
+/// at 100 subscribers) and each push a task wake-up on the loop.
 final class EventBus: @unchecked Sendable {
     enum Item: Sendable {
         case event(SharedEvent)
@@ -43,9 +63,9 @@ final class EventBus: @unchecked Sendable {
         let id: Int
         let filter: EventFilter
         let limit: Int
-        let stream: AsyncStream<Item>
-        fileprivate let continuation: AsyncStream<Item>.Continuation
-        fileprivate var queued = 0
+        /// Events published while the subscriber replays, then nil: they went to `sink`.
+        fileprivate var buffer: [Item]? = []
+        fileprivate var sink: (any LiveEventSink)?
         fileprivate var lastQueued: Int64
         fileprivate var overflowed = false
 
@@ -54,7 +74,6 @@ final class EventBus: @unchecked Sendable {
             self.filter = filter
             self.limit = limit
             self.lastQueued = start
-            (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         }
     }
 
@@ -80,7 +99,7 @@ final class EventBus: @unchecked Sendable {
     }
 
     /// Registers a subscriber. Returns it and the last published id: the caller replays events up
-    /// to that id from the database, then reads `stream`.
+    /// to that id from the database, then calls `goLive`.
     func subscribe(filter: EventFilter, limit: Int) -> (Subscription, Int64) {
         lock.lock()
         defer { lock.unlock() }
@@ -90,52 +109,97 @@ final class EventBus: @unchecked Sendable {
         return (subscription, lastPublished)
     }
 
+    /// Ends the replay: returns what was buffered meanwhile, in order (ending with an overflow
+    /// marker if the buffer overflowed), and from now on delivers the subscription's events to
+    /// `sink` — unless it has ended (overflow, unsubscribe, shutdown), which `live` false says.
+    func goLive(_ subscription: Subscription, sink: any LiveEventSink) -> (buffered: [Item], live: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        let buffered = subscription.buffer ?? []
+        subscription.buffer = nil
+        guard subscribers[subscription.id] === subscription else { return (buffered, false) }
+        subscription.sink = sink
+        return (buffered, true)
+    }
+
     func unsubscribe(_ id: Int) {
         lock.lock()
         let subscription = subscribers.removeValue(forKey: id)
+        let sink = subscription?.sink
+        subscription?.sink = nil
         lock.unlock()
-        subscription?.continuation.finish()
-    }
-
-    /// The consumer took one item off the stream.
-    func consumed(_ subscription: Subscription) {
-        lock.lock()
-        subscription.queued -= 1
-        lock.unlock()
+        sink?.ended(subscription: id)
     }
 
     /// Called by the writer after each commit, in commit order.
     func publish(_ events: [PublishedEvent]) {
         guard !events.isEmpty else { return }
+        /// Per event loop (or none), the deliveries of this commit in order.
+        var batches: [ObjectIdentifier?: [(any LiveEventSink, Int, SharedEvent)]] = [:]
         lock.lock()
-        defer { lock.unlock() }
         for published in events {
             lastPublished = max(lastPublished, published.event.id)
             var shared: SharedEvent?
             for subscription in subscribers.values where !subscription.overflowed {
                 guard subscription.filter.matches(published) else { continue }
-                if subscription.queued >= subscription.limit {
+                if shared == nil { shared = SharedEvent(published.event) }
+                if let sink = subscription.sink {
+                    batches[sink.eventLoop.map { ObjectIdentifier($0) }, default: []].append((sink, subscription.id, shared!))
+                    continue
+                }
+                guard subscription.buffer != nil else { continue }
+                if subscription.buffer!.count >= subscription.limit {
                     subscription.overflowed = true
-                    subscription.continuation.yield(.overflow(resumeFrom: subscription.lastQueued))
-                    subscription.continuation.finish()
+                    subscription.buffer!.append(.overflow(resumeFrom: subscription.lastQueued))
                     subscribers[subscription.id] = nil
                     continue
                 }
-                subscription.queued += 1
                 subscription.lastQueued = published.event.id
-                if shared == nil { shared = SharedEvent(published.event) }
-                subscription.continuation.yield(.event(shared!))
+                subscription.buffer!.append(.event(shared!))
             }
+        }
+        lock.unlock()
+        for (_, deliveries) in batches {
+            let run = {
+                var touched: [ObjectIdentifier: any LiveEventSink] = [:]
+                for (sink, id, event) in deliveries {
+                    sink.deliver(subscription: id, event: event)
+                    touched[ObjectIdentifier(sink)] = sink
+                }
+                for sink in touched.values { sink.deliveredBatch() }
+            }
+            if let loop = deliveries[0].0.eventLoop { loop.execute(run) } else { run() }
         }
     }
 
     /// Ends every subscription (shutdown).
     func finishAll() {
         lock.lock()
-        let all = subscribers.values
+        let all = subscribers.values.compactMap { subscription in subscription.sink.map { ($0, subscription.id) } }
+        for subscription in subscribers.values { subscription.sink = nil }
         subscribers.removeAll()
         lock.unlock()
-        for subscription in all { subscription.continuation.finish() }
+        for (sink, id) in all { sink.ended(subscription: id) }
+    }
+
+    /// The subscription's events as a stream (buffered ones first): for in-process consumers.
+    func stream(_ subscription: Subscription) -> AsyncStream<Item> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
+        let sink = StreamSink(continuation)
+        let (buffered, live) = goLive(subscription, sink: sink)
+        for item in buffered { continuation.yield(item) }
+        if !live { continuation.finish() }
+        return stream
+    }
+
+    /// Delivers to an `AsyncStream` on the publishing thread.
+    private final class StreamSink: LiveEventSink {
+        let continuation: AsyncStream<Item>.Continuation
+        init(_ continuation: AsyncStream<Item>.Continuation) { self.continuation = continuation }
+        var eventLoop: (any EventLoop)? { nil }
+        func deliver(subscription: Int, event: SharedEvent) { continuation.yield(.event(event)) }
+        func deliveredBatch() {}
+        func ended(subscription: Int) { continuation.finish() }
     }
 }
 

@@ -36,6 +36,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// Pushes waiting for the channel to become writable again.
     private var pushWaiters: [CheckedContinuation<Bool, Never>] = []
+    /// Live subscriptions (replay done), by id: what the bus delivers here.
+    private var live: [Int: LiveSubscription] = [:]
+    /// A live push was written since the last flush.
+    private var liveWrote = false
+    /// This connection as the bus's sink for its live subscriptions.
+    private var sink: ConnectionSink?
 
     init(server: SocketServer, peer: PeerCredentials) {
         self.server = server
@@ -53,16 +59,27 @@ final class ConnectionHandler: ChannelDuplexHandler {
         registered = true
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let session = Session(id: id, peer: peer, executor: EventLoopTaskExecutor(loop)) { body in
-            await withCheckedContinuation { continuation in
-                if loop.inEventLoop {
-                    bound.value.push(body, continuation)
-                } else {
-                    loop.execute { bound.value.push(body, continuation) }
+        let session = Session(
+            id: id, peer: peer, executor: EventLoopTaskExecutor(loop),
+            push: { body in
+                await withCheckedContinuation { continuation in
+                    if loop.inEventLoop {
+                        bound.value.push(body, continuation)
+                    } else {
+                        loop.execute { bound.value.push(body, continuation) }
+                    }
                 }
-            }
-        }
+            },
+            startLive: { subscription, floor in
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    loop.execute {
+                        bound.value.startLive(subscription, floor: floor)
+                        continuation.resume()
+                    }
+                }
+            })
         self.session = session
+        self.sink = ConnectionSink(loop: loop, handler: bound)
         guard server.registry.add(id, context.channel) else {
             context.close(promise: nil)
             return
@@ -98,6 +115,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Ends the connection's subscriptions (their tasks stop at their next push).
     private func releaseWatchers() {
+        live.removeAll()
         guard let session else { return }
         for (subscription, task) in session.removeAllWatchers() {
             server.router.board.bus.unsubscribe(subscription)
@@ -134,6 +152,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             let waiters = pushWaiters
             pushWaiters.removeAll()
             for waiter in waiters { waiter.resume(returning: true) }
+            drainLive(context)
             serve(context)
         }
         context.fireChannelWritabilityChanged()
@@ -274,6 +293,143 @@ final class ConnectionHandler: ChannelDuplexHandler {
             continuation.resume(returning: true)
         } else {
             pushWaiters.append(continuation)
+        }
+    }
+
+    // MARK: live subscriptions
+
+    /// A subscription whose events the bus delivers here.
+    private struct LiveSubscription {
+        /// Events at or below this id are not sent (the replay or the client's `since` covered them).
+        var floor: Int64
+        var limit: Int
+        /// Events waiting for the channel to become writable, at most `limit`.
+        var pending = CircularBuffer<SharedEvent>()
+        /// The last event id written.
+        var lastSent: Int64
+        /// Set when `pending` overflowed: after what is pending, an overflow push with this id, and
+        /// the end of the subscription.
+        var overflowFrom: Int64?
+    }
+
+    /// Takes a subscription live once its replay is written: what the bus buffered meanwhile,
+    /// then each event as it is published. On the loop, before any live delivery can arrive.
+    fileprivate func startLive(_ subscription: EventBus.Subscription, floor: Int64) {
+        let bus = server.router.board.bus
+        guard open, let sink, let context else {
+            bus.unsubscribe(subscription.id)
+            return
+        }
+        let id = subscription.id
+        live[id] = LiveSubscription(floor: floor, limit: subscription.limit, lastSent: floor)
+        let (buffered, isLive) = bus.goLive(subscription, sink: sink)
+        let overflowed = buffered.contains { if case .overflow = $0 { return true } else { return false } }
+        if !isLive && !overflowed {
+            // Unwatched or shut down while replaying: nothing more to send.
+            live[id] = nil
+            return
+        }
+        for item in buffered {
+            switch item {
+            case .event(let event): deliverLive(id, event)
+            case .overflow(let resumeFrom): overflow(id, resumeFrom: resumeFrom)
+            }
+        }
+        drainLive(context)
+    }
+
+    /// The bus's delivery of one event (on the loop).
+    fileprivate func deliverLive(_ id: Int, _ event: SharedEvent) {
+        guard open, let context, var state = live[id], state.overflowFrom == nil, event.event.id > state.floor else {
+            return
+        }
+        if state.pending.isEmpty && context.channel.isWritable {
+            write(context, EventPush.notification(subscription: id, encodedEvent: event.json))
+            state.lastSent = event.event.id
+            liveWrote = true
+        } else if state.pending.count < state.limit {
+            state.pending.append(event)
+        } else {
+            live[id] = state
+            // The client reads too slowly: it gets what is pending, then where to resume from.
+            overflow(id, resumeFrom: state.pending.last?.event.id ?? state.lastSent)
+            return
+        }
+        live[id] = state
+    }
+
+    /// Ends a live subscription after its pending events, with an overflow push.
+    private func overflow(_ id: Int, resumeFrom: Int64) {
+        guard var state = live[id], state.overflowFrom == nil else { return }
+        state.overflowFrom = resumeFrom
+        live[id] = state
+        server.router.board.bus.unsubscribe(id)
+        _ = session?.removeWatcher(id)
+        if let context { drainLive(context) }
+    }
+
+    /// After a commit's deliveries: one flush for all of them.
+    fileprivate func flushLive() {
+        guard liveWrote, let context else { return }
+        liveWrote = false
+        context.flush()
+    }
+
+    /// The bus dropped the subscription (unwatch, shutdown): stop sending it, unless it is
+    /// finishing an overflow.
+    fileprivate func endLive(_ id: Int) {
+        if live[id]?.overflowFrom == nil { live[id] = nil }
+    }
+
+    /// Writes what live subscriptions have pending while the channel takes it; ends overflowed
+    /// ones whose pending events are out.
+    private func drainLive(_ context: ChannelHandlerContext) {
+        for id in live.keys.sorted() {
+            guard var state = live[id] else { continue }
+            while context.channel.isWritable, let event = state.pending.popFirst() {
+                write(context, EventPush.notification(subscription: id, encodedEvent: event.json))
+                state.lastSent = event.event.id
+                liveWrote = true
+            }
+            if state.pending.isEmpty, let resumeFrom = state.overflowFrom {
+                write(
+                    context,
+                    WireJSON.encode(
+                        RPCNotification(
+                            method: PushMethod.overflow, params: OverflowPush(subscription: id, resumeFrom: resumeFrom))))
+                liveWrote = true
+                live[id] = nil
+                continue
+            }
+            live[id] = state
+        }
+        flushLive()
+    }
+}
+
+/// A connection as the event bus's sink for its live subscriptions: deliveries run on the
+/// connection's loop (the bus hands each loop one closure per commit).
+final class ConnectionSink: LiveEventSink {
+    let loop: any EventLoop
+    let handler: NIOLoopBound<ConnectionHandler>
+
+    init(loop: any EventLoop, handler: NIOLoopBound<ConnectionHandler>) {
+        self.loop = loop
+        self.handler = handler
+    }
+
+    var eventLoop: (any EventLoop)? { loop }
+
+    func deliver(subscription: Int, event: SharedEvent) { handler.value.deliverLive(subscription, event) }
+
+    func deliveredBatch() { handler.value.flushLive() }
+
+    func ended(subscription: Int) {
+        let handler = handler
+        if loop.inEventLoop {
+            handler.value.endLive(subscription)
+        } else {
+            loop.execute { handler.value.endLive(subscription) }
         }
     }
 }

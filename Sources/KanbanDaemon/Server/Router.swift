@@ -26,15 +26,20 @@ final class Session: @unchecked Sendable {
 
     /// Where the connection's own work prefers to run (its event loop; the global executor in tests).
     let executor: (any TaskExecutor)?
+    /// Ends a subscription's replay: its buffered and later events go straight to the connection
+    /// (`EventBus.goLive`), skipping those at or below the floor.
+    let startLive: @Sendable (EventBus.Subscription, _ floor: Int64) async -> Void
 
     init(
         id: Int, peer: PeerCredentials, executor: (any TaskExecutor)? = nil,
-        push: @escaping @Sendable ([UInt8]) async -> Bool
+        push: @escaping @Sendable ([UInt8]) async -> Bool,
+        startLive: @escaping @Sendable (EventBus.Subscription, Int64) async -> Void
     ) {
         self.id = id
         self.peer = peer
         self.executor = executor
         self.push = push
+        self.startLive = startLive
     }
 
     func addWatcher(_ id: Int, _ task: Task<Void, Never>) { lock.withLock { watchers[id] = task } }
@@ -407,22 +412,10 @@ final class Router: Sendable {
                 }
                 cursor = page.cursor
             }
-            for await item in subscription.stream {
-                bus.consumed(subscription)
-                switch item {
-                case .event(let shared):
-                    guard shared.event.id > floor else { continue }
-                    guard await session.push(EventPush.notification(subscription: subscriptionID, encodedEvent: shared.json))
-                    else { return }
-                case .overflow(let resumeFrom):
-                    _ = await session.push(WireJSON.encode(
-                        RPCNotification(
-                            method: PushMethod.overflow,
-                            params: OverflowPush(subscription: subscriptionID, resumeFrom: resumeFrom))))
-                    _ = session.removeWatcher(subscriptionID)
-                    return
-                }
-            }
+            guard !Task.isCancelled else { return }
+            // Live from here: the connection writes what was buffered during the replay, then each
+            // new event as it is published (with the overflow rule of `watchBufferLimit`).
+            await session.startLive(subscription, floor)
         }
         session.runAfterReply {
             // On the connection's event loop: its pushes are written there without a hop.

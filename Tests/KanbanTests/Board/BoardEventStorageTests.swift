@@ -178,7 +178,7 @@ import Testing
         // Ending the subscription lets its stream hand over what was published, then finish.
         f.board.bus.unsubscribe(subscription.id)
         var live: [EventInfo] = []
-        for await item in subscription.stream {
+        for await item in f.board.bus.stream(subscription) {
             if case .event(let shared) = item { live.append(shared.event) }
         }
         #expect(Set(stored.map(\.kind)).isSuperset(of: Set(EventStorage.kindCodes)))

@@ -181,7 +181,7 @@ private final class IDQueue: @unchecked Sendable {
         // Every event is published with its task's assignee and tenant (the bus filters on them),
         // taken from the row in hand rather than read again.
         var published: [String] = []
-        for await item in subscription.stream {
+        for await item in f.board.bus.stream(subscription) {
             guard case .event(let shared) = item else { break }
             published.append(shared.event.kind)
             if published.count == 3 { break }
