@@ -64,6 +64,38 @@ import Testing
         #expect(try JSONDecoder().decode(TaskListResult.self, from: Data(WireJSON.encode(list))).tasks == list.tasks)
     }
 
+    @Test func aTaskDetailWritesWhatFoundationWrites() throws {
+        let comments = [
+            CommentInfo(id: 1, taskID: "t_1", author: "a \"b\"", body: "line\nline é", createdAt: 1.5),
+            CommentInfo(id: Int64.max, taskID: "t_1", author: "", body: "", createdAt: 2),
+        ]
+        let events = [
+            EventInfo(id: 7, taskID: "t_1", runID: 3, kind: "claimed", payload: ["expires": .double(12.5), "claimer": "x"], actor: "me", createdAt: 3),
+            EventInfo(id: 8, taskID: "t_1", runID: nil, kind: "created", payload: nil, actor: nil, createdAt: 4),
+        ]
+        let runs = [
+            RunInfo(id: 3, taskID: "t_1", assignee: "a", claimer: "kanband", pid: 42, startedAt: 5, endedAt: nil, outcome: "running",
+                exitCode: nil, signal: nil, error: nil, workspace: "/w", lastHeartbeatAt: 6),
+        ]
+        let ages = [
+            TaskAge(createdAgeSeconds: 10, startedAgeSeconds: nil, timeToCompleteSeconds: nil),
+            TaskAge(createdAgeSeconds: 10.25, startedAgeSeconds: 3, timeToCompleteSeconds: 2.5),
+        ]
+        for (index, age) in ages.enumerated() {
+            let full = index > 0
+            let parents: [String] = full ? ["t_p", "t_q"] : []
+            let detail = TaskDetail(
+                task: Self.variant(index * 777), parents: parents, children: ["t_c"],
+                comments: full ? comments : [], events: full ? events : [], eventCount: 9 + index,
+                runs: full ? runs : [], age: age)
+            let direct = try WireJSON.encode(detail)
+            let reference = try StreamingJSONDecoder.decode(JSONValue.self, from: Array(JSONEncoder().encode(detail)))
+            #expect(try StreamingJSONDecoder.decode(JSONValue.self, from: direct) == reference)
+            let back = try JSONDecoder().decode(TaskDetail.self, from: Data(direct))
+            #expect(back.task == detail.task && back.comments == detail.comments && back.age == detail.age)
+        }
+    }
+
     @Test func readsLikeTheSynthesizedConformance() throws {
         func decode(_ text: String) throws -> TaskInfo {
             try StreamingJSONDecoder.decode(TaskInfo.self, from: Array(text.utf8))
