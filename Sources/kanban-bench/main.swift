@@ -58,11 +58,11 @@ if json {
     func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
-    print(pad("measurement", 62) + pad("value", 14) + pad("baseline", 26) + pad("ratio", 8) + pad("target", 28) + "ok")
+    print(pad("measurement", 66) + pad("value", 14) + pad("baseline", 26) + pad("ratio", 8) + pad("target", 28) + "ok")
     for row in rows {
         let baseline = row.baselineName.map { "\(fmt(row.baseline)) (\($0))" } ?? "-"
         let verdict = row.pass.map { $0 ? "yes" : "NO" } ?? ""
-        print(pad(row.name, 62) + pad("\(fmt(row.value)) \(row.unit)", 14) + pad(baseline, 26) + pad(fmt(row.ratio), 8)
+        print(pad(row.name, 66) + pad("\(fmt(row.value)) \(row.unit)", 14) + pad(baseline, 26) + pad(fmt(row.ratio), 8)
             + pad(row.target, 28) + verdict)
     }
 }
