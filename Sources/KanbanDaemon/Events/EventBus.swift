@@ -187,19 +187,45 @@ final class EventBus: @unchecked Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
         let sink = StreamSink(continuation)
         let (buffered, live) = goLive(subscription, sink: sink)
-        for item in buffered { continuation.yield(item) }
-        if !live { continuation.finish() }
+        sink.open(after: buffered, live: live)
         return stream
     }
 
-    /// Delivers to an `AsyncStream` on the publishing thread.
-    private final class StreamSink: LiveEventSink {
-        let continuation: AsyncStream<Item>.Continuation
+    /// Delivers to an `AsyncStream` on the publishing thread. Until `open` has yielded what was
+    /// buffered, deliveries (a commit racing the hand-over) wait in `backlog`, so order holds.
+    private final class StreamSink: LiveEventSink, @unchecked Sendable {
+        private let lock = NSLock()
+        private let continuation: AsyncStream<Item>.Continuation
+        private var opened = false
+        private var backlog: [Item] = []
+        private var endedEarly = false
+
         init(_ continuation: AsyncStream<Item>.Continuation) { self.continuation = continuation }
+
         var eventLoop: (any EventLoop)? { nil }
-        func deliver(subscription: Int, event: SharedEvent) { continuation.yield(.event(event)) }
+
+        func open(after buffered: [Item], live: Bool) {
+            lock.withLock {
+                for item in buffered + backlog { continuation.yield(item) }
+                backlog.removeAll()
+                opened = true
+                if !live || endedEarly { continuation.finish() }
+            }
+        }
+
+        func deliver(subscription: Int, event: SharedEvent) {
+            lock.withLock {
+                if opened { continuation.yield(.event(event)) } else { backlog.append(.event(event)) }
+            }
+        }
+
         func deliveredBatch() {}
-        func ended(subscription: Int) { continuation.finish() }
+
+        func ended(subscription: Int) {
+            lock.withLock {
+                if opened { continuation.finish() } else { endedEarly = true }
+            }
+        }
     }
 }
 

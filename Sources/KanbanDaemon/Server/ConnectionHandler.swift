@@ -124,9 +124,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The connection is gone and nothing of it runs any more: shutdown can stop waiting for it.
+    /// Also lets go of the session and the bus sink, whose closures hold this handler (a cycle
+    /// that would otherwise keep every closed connection's handler alive).
     private func unregister() {
         guard registered else { return }
         registered = false
+        session = nil
+        sink = nil
         server.registry.remove(id)
         server.connections.close()
     }
@@ -239,8 +243,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A reply that had to wait is ready: write it and go on with the queue.
     private func finished(_ reply: [UInt8]?) {
         guard let context else {
-            // The channel is gone; the request was the last thing running on it.
+            // The channel is gone; the request was the last thing running on it. What it started
+            // (a watch registers its subscription after its reply) ends with it.
             handling = false
+            for work in session?.takeAfterReply() ?? [] { work() }
             releaseWatchers()
             unregister()
             return
@@ -324,8 +330,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         live[id] = LiveSubscription(floor: floor, limit: subscription.limit, lastSent: floor)
         let (buffered, isLive) = bus.goLive(subscription, sink: sink)
         let overflowed = buffered.contains { if case .overflow = $0 { return true } else { return false } }
-        if !isLive && !overflowed {
-            // Unwatched or shut down while replaying: nothing more to send.
+        if !isLive && (!overflowed || session?.hasWatcher(id) != true) {
+            // Unwatched or shut down while replaying: nothing more to send (not even the overflow
+            // of a subscription the client has already given up).
             live[id] = nil
             return
         }

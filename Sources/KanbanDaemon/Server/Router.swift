@@ -43,6 +43,7 @@ final class Session: @unchecked Sendable {
     }
 
     func addWatcher(_ id: Int, _ task: Task<Void, Never>) { lock.withLock { watchers[id] = task } }
+    func hasWatcher(_ id: Int) -> Bool { lock.withLock { watchers[id] != nil } }
     func removeWatcher(_ id: Int) -> Task<Void, Never>? { lock.withLock { watchers.removeValue(forKey: id) } }
     func removeAllWatchers() -> [Int: Task<Void, Never>] {
         lock.withLock {
@@ -257,6 +258,9 @@ final class Router: Sendable {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
 
+    /// A `task.get` asking for more events than this is read off the event loop (`route`).
+    static let eventsAnsweredOnTheLoop = 200
+
     /// The methods answered without waiting: point reads, bounded by a task (its comments, runs
     /// and the last events asked for), run on the caller's thread on a reader connection of their
     /// own (`Store.readSync`). Nil for every other method.
@@ -272,7 +276,10 @@ final class Router: Sendable {
             }
             return ok(id, HelloResult(serverVersion: DaemonInfo.version, pid: getpid(), capabilities: Router.capabilities))
         case .taskGet:
-            return ok(id, try board.detailNow(try params(GetParams.self, data)))
+            let p = try params(GetParams.self, data)
+            // Many events make an unbounded read: off the loop, like a list.
+            guard (p.events ?? 20) <= Router.eventsAnsweredOnTheLoop else { return nil }
+            return ok(id, try board.detailNow(p))
         case .taskContext:
             return ok(id, try board.contextNow(try params(IDParams.self, data).id))
         case .taskRuns:
@@ -358,7 +365,11 @@ final class Router: Sendable {
         case .eventsWatch:
             let p = try optionalParams(WatchParams.self, data, default: WatchParams())
             return ok(id, try await watch(p, session: session))
-        case .systemHello, .taskGet, .taskContext, .taskRuns, .eventsUnwatch:
+        case .taskGet:
+            // Here only when it asked for many events (see `routeNow`).
+            let p = try params(GetParams.self, data)
+            return try await offLoop { ok(id, try await board.detail(p), capacity: 4096 + (p.events ?? 20) * 256) }
+        case .systemHello, .taskContext, .taskRuns, .eventsUnwatch:
             // `handleNow` answers these without coming here.
             guard let reply = try routeNow(method, data: data, id: id, session: session) else {
                 throw KanbanError(.internal, "\(method.rawValue) has no route")

@@ -31,13 +31,22 @@ final class SocketServer: Sendable {
         registry.setListenerQueue(continuation)
         continuation.yield(fd)
         let registry = registry
-        try await withThrowingDiscardingTaskGroup { tasks in
-            for await fd in listeners {
-                tasks.addTask { try await self.accept(on: fd, group: group) }
+        do {
+            try await withThrowingDiscardingTaskGroup { tasks in
+                for await fd in listeners {
+                    tasks.addTask { try await self.accept(on: fd, group: group) }
+                }
             }
-            // Shutdown began: connections still busy after the grace period are closed.
+        } catch {
+            // A listener failed: stop like a shutdown, so the board is not closed under the
+            // connections still being served.
+            registry.beginShutdown()
             group.next().scheduleTask(in: .seconds(drainSeconds)) { registry.closeAll() }
+            await registry.drained()
+            throw error
         }
+        // Shutdown began: connections still busy after the grace period are closed.
+        group.next().scheduleTask(in: .seconds(drainSeconds)) { registry.closeAll() }
         await registry.drained()
     }
 
@@ -63,7 +72,12 @@ final class SocketServer: Sendable {
             try? await server.close()
             return
         }
-        try await server.closeFuture.get()
+        // A failing sibling listener cancels this task: close the channel so the wait ends.
+        try await withTaskCancellationHandler {
+            try await server.closeFuture.get()
+        } onCancel: {
+            server.close(promise: nil)
+        }
     }
 
     /// Stops accepting and closes idle connections; busy ones close after their current request.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import NIOConcurrencyHelpers
 import KanbanProtocol
 
@@ -27,6 +28,11 @@ public final class Store: Sendable {
     ) throws {
         self.path = path
         self.durability = durability
+        // Transitions use `UPDATE … RETURNING` (SQLite 3.35, 2021): refuse an older library plainly
+        // instead of failing every write.
+        guard sqlite3_libversion_number() >= Store.minimumSQLite else {
+            throw SQLiteTooOld(found: String(cString: sqlite3_libversion()))
+        }
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
@@ -115,6 +121,9 @@ public final class Store: Sendable {
         return nil
     }
 
+    /// The oldest SQLite library kanband works with (3.35.0: `RETURNING`).
+    static let minimumSQLite: Int32 = 3_035_000
+
     /// How many connections `readSync` keeps: one per event loop (`Daemon` runs two), which is
     /// where point reads run.
     static let directReaders = 2
@@ -178,6 +187,14 @@ public final class Store: Sendable {
 
     /// Commits, writes and the writes waiting, for `system.status`.
     var writerHealth: WriterHealth { writer.health }
+}
+
+/// The SQLite library kanband is linked against is older than `Store.minimumSQLite`.
+struct SQLiteTooOld: Error, CustomStringConvertible {
+    let found: String
+    var description: String {
+        "SQLite \(found) is too old: kanband needs 3.35.0 or newer (for UPDATE … RETURNING); install a newer libsqlite3"
+    }
 }
 
 /// The database (or the directory its -wal and -shm files go in) cannot be written.

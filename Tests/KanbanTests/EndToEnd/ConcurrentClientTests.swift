@@ -3,6 +3,8 @@ import KanbanClient
 import KanbanProtocol
 import Testing
 
+@testable import KanbanDaemon
+
 extension Processes {
     /// Many clients at once, each on its own thread and connection; clients that misbehave at the
     /// socket level. The daemon must stay correct and responsive for everybody else.
@@ -91,6 +93,24 @@ extension Processes {
             }
             let refused = try #require((try client.call(.systemStatus, Empty()) as StatusResult).writes)
             #expect(refused.commits == after.commits && refused.writes == after.writes)
+        }
+
+        @Test func aTaskGetAskingForManyEventsIsAnsweredInFull() throws {
+            // Past `Router.eventsAnsweredOnTheLoop` events the read moves off the event loop; the
+            // answer is the same.
+            let daemon = try TestDaemon()
+            let client = try daemon.client()
+            let id = try daemon.create("chatty")
+            for index in 0..<(Router.eventsAnsweredOnTheLoop + 40) {
+                let _: CommentResult = try client.call(.taskComment, CommentParams(id: id, body: "note \(index)"))
+            }
+            let all: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 10_000))
+            #expect(all.eventCount == Router.eventsAnsweredOnTheLoop + 41)
+            #expect(all.events.count == all.eventCount)
+            #expect(all.events.map(\.id) == all.events.map(\.id).sorted())
+            let few: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 5))
+            #expect(few.events.map(\.id) == Array(all.events.suffix(5)).map(\.id))
+            #expect(few.comments.count == Router.eventsAnsweredOnTheLoop + 40)
         }
 
         @Test func aClientThatNeverReadsStallsOnlyItself() throws {
