@@ -138,11 +138,12 @@ struct Show: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Task id.") var id: String
     @Option(help: "How many of the latest events to show.") var events: Int = 20
+    @Option(help: "How many of the latest comments to show.") var comments: Int = GetParams.defaultComments
     @Flag(help: "Print the task detail as JSON.") var json = false
 
     func run() throws {
         let client = try global.connect()
-        let detail: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: events))
+        let detail: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: events, comments: comments))
         if json {
             out(Format.json(detail))
             return
@@ -175,7 +176,9 @@ struct Show: ParsableCommand {
             lines.append(result)
         }
         lines.append("")
-        lines.append("Comments (\(detail.comments.count)):")
+        lines.append(
+            detail.comments.count == detail.commentCount
+                ? "Comments (\(detail.comments.count)):" : "Comments (\(detail.comments.count) of \(detail.commentCount)):")
         for comment in detail.comments {
             lines.append("  [\(Format.time(comment.createdAt))] \(comment.author): \(comment.body)")
         }

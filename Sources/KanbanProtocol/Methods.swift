@@ -300,37 +300,63 @@ public struct GetParams: Codable, Sendable {
     public var id: String
     /// How many of the latest events to include (default 20; 0 for none).
     public var events: Int?
-    public init(id: String, events: Int? = nil) {
+    /// How many of the latest comments to include (default `GetParams.defaultComments`; 0 for none).
+    public var comments: Int?
+    public init(id: String, events: Int? = nil, comments: Int? = nil) {
         self.id = id
         self.events = events
+        self.comments = comments
     }
+
+    /// Comments in a `task.get` reply unless asked otherwise: a thread can grow without bound, and
+    /// a reply must not.
+    public static let defaultComments = 100
 }
 
 public struct TaskDetail: Codable, Sendable {
     public var task: TaskInfo
     public var parents: [String]
     public var children: [String]
+    /// The latest comments, oldest first (`GetParams.comments` of them at most).
     public var comments: [CommentInfo]
+    /// All of the task's comments.
+    public var commentCount: Int
     public var events: [EventInfo]
     public var eventCount: Int
     public var runs: [RunInfo]
     public var age: TaskAge
     enum CodingKeys: String, CodingKey {
         case task, parents, children, comments, events, runs, age
+        case commentCount = "comment_count"
         case eventCount = "event_count"
     }
     public init(
-        task: TaskInfo, parents: [String], children: [String], comments: [CommentInfo], events: [EventInfo],
-        eventCount: Int, runs: [RunInfo], age: TaskAge
+        task: TaskInfo, parents: [String], children: [String], comments: [CommentInfo], commentCount: Int? = nil,
+        events: [EventInfo], eventCount: Int, runs: [RunInfo], age: TaskAge
     ) {
         self.task = task
         self.parents = parents
         self.children = children
         self.comments = comments
+        self.commentCount = commentCount ?? comments.count
         self.events = events
         self.eventCount = eventCount
         self.runs = runs
         self.age = age
+    }
+
+    /// A reply from a kanband that predates `comment_count` sent every comment.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        task = try container.decode(TaskInfo.self, forKey: .task)
+        parents = try container.decode([String].self, forKey: .parents)
+        children = try container.decode([String].self, forKey: .children)
+        comments = try container.decode([CommentInfo].self, forKey: .comments)
+        commentCount = try container.decodeIfPresent(Int.self, forKey: .commentCount) ?? comments.count
+        events = try container.decode([EventInfo].self, forKey: .events)
+        eventCount = try container.decode(Int.self, forKey: .eventCount)
+        runs = try container.decode([RunInfo].self, forKey: .runs)
+        age = try container.decode(TaskAge.self, forKey: .age)
     }
 }
 

@@ -106,8 +106,20 @@ struct Queries: Sendable {
         {
             if side == 0 { parents.append(other) } else { children.append(other) }
         }
+        // The latest comments, oldest first: a thread can grow without bound, a reply must not.
+        let commentLimit = max(0, p.comments ?? GetParams.defaultComments)
+        let latestComments = try RawColumns.fetch(
+            db,
+            cached: """
+                SELECT * FROM (SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id DESC LIMIT ?)
+                ORDER BY id
+                """, arguments: [task.id, commentLimit], Rows.comment)
+        let commentCount =
+            latestComments.count < commentLimit
+            ? latestComments.count
+            : try Int.fetchOne(cached: db, sql: "SELECT count(*) FROM comments WHERE task_id = ?", arguments: [task.id]) ?? 0
         return TaskDetail(
-            task: task, parents: parents, children: children, comments: try comments(db, task.id),
+            task: task, parents: parents, children: children, comments: latestComments, commentCount: commentCount,
             events: Array(events), eventCount: count, runs: try runRows(db, task.id), age: age(task))
     }
 

@@ -258,11 +258,11 @@ final class Router: Sendable {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
 
-    /// A `task.get` asking for more events than this is read off the event loop (`route`).
-    static let eventsAnsweredOnTheLoop = 200
+    /// A `task.get` asking for more events or comments than this is read off the event loop (`route`).
+    static let itemsAnsweredOnTheLoop = 200
 
-    /// The methods answered without waiting: point reads, bounded by a task (its comments, runs
-    /// and the last events asked for), run on the caller's thread on a reader connection of their
+    /// The methods answered without waiting: point reads, bounded by a task (its runs and the
+    /// latest comments and events asked for), run on the caller's thread on a reader connection of their
     /// own (`Store.readSync`). Nil for every other method.
     private func routeNow(_ method: Method, data: ParsedJSON, id: JSONValue, session: Session) throws -> [UInt8]? {
         switch method {
@@ -277,11 +277,11 @@ final class Router: Sendable {
             return ok(id, HelloResult(serverVersion: DaemonInfo.version, pid: getpid(), capabilities: Router.capabilities))
         case .taskGet:
             let p = try params(GetParams.self, data)
-            // Many events make an unbounded read: off the loop, like a list.
-            guard (p.events ?? 20) <= Router.eventsAnsweredOnTheLoop else { return nil }
+            // Many events or comments make a big read: off the loop, like a list.
+            guard (p.events ?? 20) <= Router.itemsAnsweredOnTheLoop,
+                (p.comments ?? GetParams.defaultComments) <= Router.itemsAnsweredOnTheLoop
+            else { return nil }
             return ok(id, try board.detailNow(p))
-        case .taskContext:
-            return ok(id, try board.contextNow(try params(IDParams.self, data).id))
         case .taskRuns:
             return ok(id, RunsResult(runs: try board.runsNow(try params(IDParams.self, data).id)))
         case .eventsUnwatch:
@@ -366,10 +366,14 @@ final class Router: Sendable {
             let p = try optionalParams(WatchParams.self, data, default: WatchParams())
             return ok(id, try await watch(p, session: session))
         case .taskGet:
-            // Here only when it asked for many events (see `routeNow`).
+            // Here only when it asked for many events or comments (see `routeNow`).
             let p = try params(GetParams.self, data)
             return try await offLoop { ok(id, try await board.detail(p), capacity: 4096 + (p.events ?? 20) * 256) }
-        case .systemHello, .taskContext, .taskRuns, .eventsUnwatch:
+        case .taskContext:
+            // The whole comment thread (the worker's brief): off the loop, however long it is.
+            let taskID = try params(IDParams.self, data).id
+            return try await offLoop { ok(id, try await board.context(taskID)) }
+        case .systemHello, .taskRuns, .eventsUnwatch:
             // `handleNow` answers these without coming here.
             guard let reply = try routeNow(method, data: data, id: id, session: session) else {
                 throw KanbanError(.internal, "\(method.rawValue) has no route")

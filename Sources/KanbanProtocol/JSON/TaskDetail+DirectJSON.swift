@@ -1,7 +1,8 @@
 /// `TaskDetail` written member by member on the streaming encoder (the `task.get` reply), the
 /// same way and for the same reason as `TaskInfo` (TaskInfo+DirectJSON.swift): Codable's keyed
 /// containers cost more than the JSON. Its events and runs are written through the containers
-/// (a handful per reply); the task, its links, comments and age directly. Decoding is synthesized.
+/// (a handful per reply); the task, its links, comments and age directly. Decoding takes the
+/// containers (`TaskDetail.init(from:)`).
 extension TaskDetail {
     public func encode(to encoder: any Encoder) throws {
         if let stream = encoder as? StreamEncoder, let sink = stream.directSink() {
@@ -13,6 +14,7 @@ extension TaskDetail {
         try container.encode(parents, forKey: .parents)
         try container.encode(children, forKey: .children)
         try container.encode(comments, forKey: .comments)
+        try container.encode(commentCount, forKey: .commentCount)
         try container.encode(events, forKey: .events)
         try container.encode(eventCount, forKey: .eventCount)
         try container.encode(runs, forKey: .runs)
@@ -50,7 +52,9 @@ extension TaskDetail {
             try sink.double(comment.createdAt)
             sink.bytes.append(UInt8(ascii: "}"))
         }
-        sink.bytes.append(contentsOf: #"],"events":"#.utf8)
+        sink.bytes.append(contentsOf: #"],"comment_count":"#.utf8)
+        sink.integer(commentCount)
+        sink.bytes.append(contentsOf: #","events":"#.utf8)
         try sink.encodeValue(events)
         sink.bytes.append(contentsOf: #","event_count":"#.utf8)
         sink.integer(eventCount)

@@ -95,22 +95,35 @@ extension Processes {
             #expect(refused.commits == after.commits && refused.writes == after.writes)
         }
 
-        @Test func aTaskGetAskingForManyEventsIsAnsweredInFull() throws {
-            // Past `Router.eventsAnsweredOnTheLoop` events the read moves off the event loop; the
-            // answer is the same.
+        @Test func taskGetBoundsCommentsAndAnswersBigAsksInFull() throws {
+            // Past `Router.itemsAnsweredOnTheLoop` events or comments the read moves off the event
+            // loop; the answer is the same. Comments come latest first up to the limit asked
+            // (default `GetParams.defaultComments`), with the thread's full count.
             let daemon = try TestDaemon()
             let client = try daemon.client()
             let id = try daemon.create("chatty")
-            for index in 0..<(Router.eventsAnsweredOnTheLoop + 40) {
+            let total = Router.itemsAnsweredOnTheLoop + 40
+            for index in 0..<total {
                 let _: CommentResult = try client.call(.taskComment, CommentParams(id: id, body: "note \(index)"))
             }
-            let all: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 10_000))
-            #expect(all.eventCount == Router.eventsAnsweredOnTheLoop + 41)
+            let all: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 10_000, comments: 10_000))
+            #expect(all.eventCount == total + 1)
             #expect(all.events.count == all.eventCount)
             #expect(all.events.map(\.id) == all.events.map(\.id).sorted())
-            let few: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 5))
-            #expect(few.events.map(\.id) == Array(all.events.suffix(5)).map(\.id))
-            #expect(few.comments.count == Router.eventsAnsweredOnTheLoop + 40)
+            #expect(all.comments.map(\.body) == (0..<total).map { "note \($0)" })
+            #expect(all.commentCount == total)
+            let usual: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 5))
+            #expect(usual.events.map(\.id) == Array(all.events.suffix(5)).map(\.id))
+            #expect(usual.comments.map(\.body) == Array(all.comments.suffix(GetParams.defaultComments)).map(\.body))
+            #expect(usual.commentCount == total)
+            let none: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 0, comments: 0))
+            #expect(none.comments.isEmpty && none.commentCount == total && none.events.isEmpty)
+            let shown = daemon.ctl("show", id, "--comments", "3", "--events", "2").stdout
+            #expect(shown.contains("Comments (3 of \(total)):"))
+            #expect(shown.contains("note \(total - 1)") && !shown.contains("note \(total - 4)\n"))
+            // The worker's brief keeps the whole thread (read off the loop).
+            let brief: ContextResult = try client.call(.taskContext, IDParams(id: id))
+            #expect(brief.text.contains("note 0") && brief.text.contains("note \(total - 1)"))
         }
 
         @Test func aClientThatNeverReadsStallsOnlyItself() throws {
