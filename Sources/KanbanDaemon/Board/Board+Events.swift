@@ -28,7 +28,7 @@ extension Board {
             // Not cached: the kinds filter has as many placeholders as the client names kinds, and
             // each count would stay in the statement cache for good.
             let events = try RawColumns.fetch(
-                db, uncached: sql, arguments: StatementArguments(arguments), EventStorage.event)
+                db, sql: sql, cached: false, arguments: StatementArguments(arguments), EventStorage.event)
             // A page shorter than the limit means everything up to the boundary has been seen.
             let cursor = events.count < 1000 ? upTo : events.last!.id
             return EventsListResult(events: events, cursor: cursor)

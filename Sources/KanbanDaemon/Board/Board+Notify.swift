@@ -60,7 +60,7 @@ extension Board {
                 let (condition, reference) = try EventStorage.taskCondition(db, task: sub.target.taskID)
                 let events = try RawColumns.fetch(
                     db,
-                    cached: """
+                    sql: """
                         SELECT \(EventStorage.columns) FROM \(EventStorage.source)
                         WHERE \(condition) AND e.id > ? AND e.kind IN \(Board.terminalKinds) ORDER BY e.id LIMIT ?
                         """, arguments: [reference, sub.cursor, limit], EventStorage.event)

@@ -61,7 +61,7 @@ struct Queries: Sendable {
 
     func comments(_ db: Database, _ id: String) throws -> [CommentInfo] {
         try RawColumns.fetch(
-            db, cached: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id", arguments: [id],
+            db, sql: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id", arguments: [id],
             Rows.comment)
     }
 
@@ -74,7 +74,7 @@ struct Queries: Sendable {
     /// The runs of a task known to exist.
     private func runRows(_ db: Database, _ id: String) throws -> [RunInfo] {
         try RawColumns.fetch(
-            db, cached: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id", arguments: [id], Rows.run)
+            db, sql: "SELECT \(Rows.runColumns) FROM runs WHERE task_id = ? ORDER BY id", arguments: [id], Rows.run)
     }
 
     func detail(_ db: Database, _ p: GetParams) throws -> TaskDetail {
@@ -89,7 +89,7 @@ struct Queries: Sendable {
             ? []
             : try RawColumns.fetch(
                 db,
-                cached: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?",
+                sql: "SELECT \(EventStorage.columns) FROM \(EventStorage.source) WHERE \(condition) ORDER BY e.id DESC LIMIT ?",
                 arguments: [reference, limit], EventStorage.event
             ).reversed()
         let count = try Int.fetchOne(
@@ -99,7 +99,7 @@ struct Queries: Sendable {
         var children: [String] = []
         for (side, other) in try RawColumns.fetch(
             db,
-            cached: """
+            sql: """
                 SELECT 0, parent_id FROM links WHERE child_id = ?1
                 UNION ALL SELECT 1, child_id FROM links WHERE parent_id = ?1 ORDER BY 1, 2
                 """, arguments: [task.id], { ($0.int(0), $0.string(1)) })
@@ -110,7 +110,7 @@ struct Queries: Sendable {
         let commentLimit = max(0, p.comments ?? GetParams.defaultComments)
         let latestComments = try RawColumns.fetch(
             db,
-            cached: """
+            sql: """
                 SELECT * FROM (SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id DESC LIMIT ?)
                 ORDER BY id
                 """, arguments: [task.id, commentLimit], Rows.comment)
@@ -143,7 +143,7 @@ struct Queries: Sendable {
         }
         sql += " ORDER BY e.id LIMIT ?"
         arguments.append(limit)
-        let events = try RawColumns.fetch(db, cached: sql, arguments: StatementArguments(arguments), EventStorage.event)
+        let events = try RawColumns.fetch(db, sql: sql, arguments: StatementArguments(arguments), EventStorage.event)
         return EventsListResult(events: events, cursor: events.last?.id ?? since)
     }
 

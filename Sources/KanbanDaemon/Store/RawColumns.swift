@@ -28,20 +28,13 @@ struct RawColumns {
         try map(statement, transform).first
     }
 
-    /// Every row of `sql` (through the statement cache) mapped.
+    /// Every row of `sql` mapped: through the statement cache, or (`cached: false`, for SQL whose
+    /// shape varies too much to cache) compiled for this call only.
     static func fetch<T>(
-        _ db: Database, cached sql: String, arguments: StatementArguments = [], _ transform: (RawColumns) throws -> T
+        _ db: Database, sql: String, cached: Bool = true, arguments: StatementArguments = [],
+        _ transform: (RawColumns) throws -> T
     ) throws -> [T] {
-        let statement = try db.cachedStatement(sql: sql)
-        try statement.setArguments(arguments)
-        return try map(statement, transform)
-    }
-
-    /// Every row of `sql`, compiled for this call only (SQL whose shape varies too much to cache).
-    static func fetch<T>(
-        _ db: Database, uncached sql: String, arguments: StatementArguments = [], _ transform: (RawColumns) throws -> T
-    ) throws -> [T] {
-        let statement = try db.makeStatement(sql: sql)
+        let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
         try statement.setArguments(arguments)
         return try map(statement, transform)
     }
