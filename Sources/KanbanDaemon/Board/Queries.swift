@@ -49,16 +49,6 @@ struct Queries: Sendable {
         return (sql, StatementArguments(arguments))
     }
 
-    func parents(_ db: Database, _ id: String) throws -> [String] {
-        try String.fetchAll(
-            db.cachedStatement(sql: "SELECT parent_id FROM links WHERE child_id = ? ORDER BY parent_id"), arguments: [id])
-    }
-
-    func children(_ db: Database, _ id: String) throws -> [String] {
-        try String.fetchAll(
-            db.cachedStatement(sql: "SELECT child_id FROM links WHERE parent_id = ? ORDER BY child_id"), arguments: [id])
-    }
-
     func comments(_ db: Database, _ id: String) throws -> [CommentInfo] {
         try RawColumns.fetch(
             db, sql: "SELECT \(Rows.commentColumns) FROM comments WHERE task_id = ? ORDER BY id", arguments: [id],
