@@ -111,12 +111,8 @@ final class WriteQueue: @unchecked Sendable {
             let batch = Array(pending.prefix(take))
             pending.removeFirst(take)
             condition.unlock()
-            let committed = execute(batch)
+            execute(batch)
             condition.lock()
-            if committed {
-                commits += 1
-                writes += Int64(batch.count)
-            }
             let checkpoint = checkpointWanted
             checkpointWanted = false
             condition.unlock()
@@ -125,9 +121,7 @@ final class WriteQueue: @unchecked Sendable {
         }
     }
 
-    /// Runs one batch; false when its transaction failed as a whole (or was one refused write
-    /// rolled back).
-    private func execute(_ batch: [Job]) -> Bool {
+    private func execute(_ batch: [Job]) {
         var outcomes: [(Result<@Sendable (WriteEffects) -> Void, any Error>, WriteEffects)] = []
         outcomes.reserveCapacity(batch.count)
         do {
@@ -168,7 +162,15 @@ final class WriteQueue: @unchecked Sendable {
         } catch {
             // The transaction itself failed (disk full, read-only file…): nothing in it happened.
             for job in batch { job.fail(error) }
-            return false
+            return
+        }
+        // Counted before anyone is told: a caller that then asks for `health` sees its own write.
+        // A lone refused write was rolled back, not committed.
+        if batch.count > 1 || outcomes[0].0.isSuccess {
+            condition.lock()
+            commits += 1
+            writes += Int64(batch.count)
+            condition.unlock()
         }
         onCommit(outcomes.compactMap { outcome in
             if case .success = outcome.0 { return outcome.1 }
@@ -180,12 +182,17 @@ final class WriteQueue: @unchecked Sendable {
             case .failure(let error): job.fail(error)
             }
         }
-        if batch.count == 1, case .failure = outcomes[0].0 { return false }
-        return true
     }
 }
 
 /// A write submitted after the store closed.
 struct StoreClosed: Error, CustomStringConvertible {
     var description: String { "the store is closed" }
+}
+
+extension Result {
+    fileprivate var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
 }
