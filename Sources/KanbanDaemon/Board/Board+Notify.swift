@@ -4,6 +4,7 @@ import KanbanProtocol
 /// Notification subscriptions for delivery agents (the chat gateway). The cursor moves only when
 /// the agent acknowledges a delivery, so a failed send is retried and a restart repeats nothing.
 extension Board {
+    @discardableResult
     func notifySubscribe(_ p: NotifySubscribeParams) async throws -> NotifySubscription {
         let target = try Board.validated(p.target)
         let now = clock.nowMillis()

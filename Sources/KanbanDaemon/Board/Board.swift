@@ -79,6 +79,7 @@ public final class Board: Sendable {
 
     // MARK: operations
 
+    @discardableResult
     func create(_ p: CreateParams, actor: String) async throws -> CreateResult {
         let kernel = kernel
         return try await write { db, fx in try kernel.create(db, &fx, p, actor: actor) }
@@ -103,51 +104,61 @@ public final class Board: Sendable {
         try store.readSync { db in try queries.detail(db, p) }
     }
 
+    @discardableResult
     func assign(_ p: AssignParams, actor: String) async throws -> TaskInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.assign(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func link(_ p: LinkParams, actor: String) async throws -> LinkResult {
         let kernel = kernel
         return try await write { db, fx in try kernel.link(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func unlink(_ p: LinkParams, actor: String) async throws -> LinkResult {
         let kernel = kernel
         return try await write { db, fx in try kernel.unlink(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func comment(_ p: CommentParams, actor: String) async throws -> CommentInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.comment(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func complete(_ p: CompleteParams, actor: String) async throws -> TaskInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.complete(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func block(_ p: BlockParams, actor: String) async throws -> TaskInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.block(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func unblock(_ p: IDParams, actor: String) async throws -> TaskInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.unblock(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func archive(_ p: IDParams, actor: String) async throws -> TaskInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.archive(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func promote(_ p: PromoteParams, actor: String) async throws -> TaskInfo {
         let kernel = kernel
         return try await write { db, fx in try kernel.promote(db, &fx, p, actor: actor) }
     }
 
+    @discardableResult
     func claim(_ p: ClaimParams, actor: String) async throws -> ClaimResult {
         let kernel = kernel
         let ttl = p.ttl ?? claimTTLSeconds
@@ -157,6 +168,7 @@ public final class Board: Sendable {
         }
     }
 
+    @discardableResult
     func heartbeat(_ p: HeartbeatParams, actor: String) async throws -> ClaimResult {
         let kernel = kernel
         let ttl = p.ttl ?? claimTTLSeconds

@@ -160,7 +160,7 @@ final class EventBus: @unchecked Sendable {
         }
         lock.unlock()
         for (_, deliveries) in batches {
-            let run = {
+            let run: @Sendable () -> Void = {
                 var touched: [ObjectIdentifier: any LiveEventSink] = [:]
                 for (sink, id, event) in deliveries {
                     sink.deliver(subscription: id, event: event)

@@ -97,7 +97,7 @@ import Testing
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let dir = TempDir("kanban-teardown-out")
         let outputPath = dir.path + "/output"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try #require(FileHandle(forWritingAtPath: outputPath))
         var environment = ProcessInfo.processInfo.environment
         environment[Self.probeVariable] = "1"

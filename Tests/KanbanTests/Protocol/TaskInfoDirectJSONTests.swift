@@ -32,13 +32,13 @@ import Testing
     @Test func writesWhatFoundationWritesForEveryShape() throws {
         for mask in stride(from: 0, to: 1 << 14, by: 97) + [0, (1 << 14) - 1] {
             let task = Self.variant(mask)
-            let direct = try WireJSON.encode(task)
+            let direct = WireJSON.encode(task)
             #expect(try JSONDecoder().decode(TaskInfo.self, from: Data(direct)) == task, "mask \(mask)")
             // The same members with the same values as the containers write (nil ones left out).
             let reference = try StreamingJSONDecoder.decode(JSONValue.self, from: Array(JSONEncoder().encode(task)))
             #expect(try StreamingJSONDecoder.decode(JSONValue.self, from: direct) == reference, "mask \(mask)")
         }
-        let text = String(decoding: try WireJSON.encode(Self.bare), as: UTF8.self)
+        let text = String(decoding: WireJSON.encode(Self.bare), as: UTF8.self)
         #expect(
             text == #"{"id":"t_1","title":"","status":"ready","priority":0,"workspace_kind":"scratch","created_at":0,"consecutive_failures":0}"#)
     }
@@ -88,7 +88,7 @@ import Testing
                 task: Self.variant(index * 777), parents: parents, children: ["t_c"],
                 comments: full ? comments : [], events: full ? events : [], eventCount: 9 + index,
                 runs: full ? runs : [], age: age)
-            let direct = try WireJSON.encode(detail)
+            let direct = WireJSON.encode(detail)
             let reference = try StreamingJSONDecoder.decode(JSONValue.self, from: Array(JSONEncoder().encode(detail)))
             #expect(try StreamingJSONDecoder.decode(JSONValue.self, from: direct) == reference)
             let back = try JSONDecoder().decode(TaskDetail.self, from: Data(direct))

@@ -135,7 +135,7 @@ final class TestDaemon {
         process.executableURL = URL(fileURLWithPath: Binaries.kanband)
         process.arguments = ["--home", home] + (arguments ?? extraArguments)
         process.environment = environment
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
         process.standardOutput = log
