@@ -95,8 +95,10 @@ public final class Board: Sendable {
         return try await bulkRead { db in try queries.listSummaries(db, p) }
     }
 
+    /// `task.get` of any size, off the event loop (`bulkRead`): for asks too big to answer on it.
     func detail(_ p: GetParams) async throws -> TaskDetail {
-        try detailNow(p)
+        let queries = queries
+        return try await bulkRead { db in try queries.detail(db, p) }
     }
 
     /// `detail` on the caller's thread: a point read, for answering on a connection's event loop.
@@ -176,12 +178,10 @@ public final class Board: Sendable {
         return try await write { db, fx in try kernel.heartbeat(db, &fx, p, ttlSeconds: ttl, actor: actor) }
     }
 
+    /// The worker's brief with its whole comment thread: unbounded, so off the event loop.
     func context(_ id: String) async throws -> ContextResult {
-        try contextNow(id)
-    }
-
-    func contextNow(_ id: String) throws -> ContextResult {
-        try store.readSync { db in try queries.context(db, id) }
+        let queries = queries
+        return try await bulkRead { db in try queries.context(db, id) }
     }
 
     func runs(_ id: String) async throws -> [RunInfo] {

@@ -253,7 +253,9 @@ final class Router: Sendable {
     /// Keeps an unbounded request — its read and the encoding of its reply (about 25 ms for 10k
     /// tasks) — off the event loop, so the loop keeps serving its other connections. The body
     /// starts on the caller's executor; its read (`Board.bulkRead`) moves to the global executor,
-    /// and under this preference the rest of the body, the encoding, continues there.
+    /// and under this preference the rest of the body, the encoding, continues there. The body
+    /// must read through `bulkRead`: with `NonisolatedNonsendingByDefault` a plain async call
+    /// switches no executor, so without it everything would still run on the loop.
     private func offLoop(_ body: () async throws -> [UInt8]) async throws -> [UInt8] {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
@@ -368,7 +370,9 @@ final class Router: Sendable {
         case .taskGet:
             // Here only when it asked for many events or comments (see `routeNow`).
             let p = try params(GetParams.self, data)
-            return try await offLoop { ok(id, try await board.detail(p), capacity: 4096 + (p.events ?? 20) * 256) }
+            // Size the reply for what a task can hold, not for what was asked (any integer may be).
+            let expected = min(max(0, p.events ?? 20), 10_000) + min(max(0, p.comments ?? 0), 10_000)
+            return try await offLoop { ok(id, try await board.detail(p), capacity: 4096 + expected * 256) }
         case .taskContext:
             // The whole comment thread (the worker's brief): off the loop, however long it is.
             let taskID = try params(IDParams.self, data).id

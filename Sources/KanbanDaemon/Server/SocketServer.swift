@@ -34,7 +34,16 @@ final class SocketServer: Sendable {
         do {
             try await withThrowingDiscardingTaskGroup { tasks in
                 for await fd in listeners {
-                    tasks.addTask { try await self.accept(on: fd, group: group) }
+                    tasks.addTask {
+                        do {
+                            try await self.accept(on: fd, group: group)
+                        } catch {
+                            // The group cancels the other listeners but not this loop: ending the
+                            // listener queue is what lets it finish and the error reach `run`.
+                            registry.beginShutdown()
+                            throw error
+                        }
+                    }
                 }
             }
         } catch {

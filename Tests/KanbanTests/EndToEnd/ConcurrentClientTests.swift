@@ -116,6 +116,9 @@ extension Processes {
             #expect(usual.events.map(\.id) == Array(all.events.suffix(5)).map(\.id))
             #expect(usual.comments.map(\.body) == Array(all.comments.suffix(GetParams.defaultComments)).map(\.body))
             #expect(usual.commentCount == total)
+            // Any integer may be asked for; the reply is sized by what the task holds.
+            let most: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: Int.max, comments: Int.max))
+            #expect(most.events.count == total + 1 && most.comments.count == total)
             let none: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 0, comments: 0))
             #expect(none.comments.isEmpty && none.commentCount == total && none.events.isEmpty)
             let shown = daemon.ctl("show", id, "--comments", "3", "--events", "2").stdout
