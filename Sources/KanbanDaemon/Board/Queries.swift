@@ -72,8 +72,7 @@ struct Queries: Sendable {
         let stored = try Rows.requireStoredTask(db, p.id)
         let task = stored.info
         let limit = max(0, p.events ?? 20)
-        let (condition, reference): (String, any DatabaseValueConvertible & Sendable) =
-            stored.seq.map { ("e.task_seq = ?", $0) } ?? ("e.task_text = ?", task.id)
+        let (condition, reference) = EventStorage.taskCondition(seq: stored.seq, id: task.id)
         let events =
             limit == 0
             ? []

@@ -36,9 +36,12 @@ enum EventStorage {
     static func taskCondition(_ db: Database, task id: String) throws
         -> (sql: String, argument: any DatabaseValueConvertible & Sendable)
     {
-        if let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM tasks WHERE id = ?"), arguments: [id]) {
-            return ("e.task_seq = ?", seq)
-        }
+        taskCondition(seq: try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM tasks WHERE id = ?"), arguments: [id]), id: id)
+    }
+
+    /// The same condition when the task's number (nil: not on the board) is already known.
+    static func taskCondition(seq: Int64?, id: String) -> (sql: String, argument: any DatabaseValueConvertible & Sendable) {
+        if let seq { return ("e.task_seq = ?", seq) }
         return ("e.task_text = ?", id)
     }
 
