@@ -425,7 +425,9 @@ final class Router: Sendable {
             while cursor < boundary && !Task.isCancelled {
                 guard let page = try? await board.replay(after: cursor, upTo: boundary, filter: filter) else { break }
                 for event in page.events {
-                    guard await session.push(WireJSON.encode(
+                    // An unwatch (on the loop, like this task) cancels it: the reply to the unwatch
+                    // is the last frame about this subscription, even in the middle of a page.
+                    guard !Task.isCancelled, await session.push(WireJSON.encode(
                         RPCNotification(method: PushMethod.event, params: EventPush(subscription: subscriptionID, event: event))))
                     else { return }
                 }

@@ -350,6 +350,101 @@ extension Processes {
             #expect(got == expected, "asked for events after \(since), got \(got)")
         }
 
+        /// Reads frames from a raw connection until the reply with `id`: the subscription's pushes
+        /// before it (events, and whether an overflow push came), and the reply itself.
+        static func framesUntilReply(_ connection: SocketConnection, id: Int, subscription: Int) throws
+            -> (events: Int, overflowed: Bool, reply: EventKit.RawFrame)
+        {
+            var events = 0
+            var overflowed = false
+            while true {
+                let frame = try EventKit.RawFrame.next(connection)
+                if frame.id == .int(Int64(id)) { return (events, overflowed, frame) }
+                switch frame.method {
+                case PushMethod.event where try frame.decode(EventPush.self).subscription == subscription: events += 1
+                case PushMethod.overflow where try frame.decode(OverflowPush.self).subscription == subscription:
+                    overflowed = true
+                default: throw TestFailure("unexpected frame \(frame)")
+                }
+            }
+        }
+
+        /// Sends `events.unwatch` for `subscription` on a raw connection (request id `id`).
+        static func sendUnwatch(_ connection: SocketConnection, id: Int, subscription: Int) throws {
+            try connection.send(
+                WireJSON.encode(
+                    RPCRequest(
+                        id: .int(Int64(id)), method: Method.eventsUnwatch.rawValue,
+                        params: UnwatchParams(subscription: subscription))))
+        }
+
+        /// The reply to `events.unwatch` is the last word on a subscription: no push for it
+        /// follows, even when the unwatch lands in the middle of a replay page.
+        @Test func noPushFollowsTheUnwatchOfAReplayingSubscription() throws {
+            let daemon = try TestDaemon(config: EventWatch.fastConfig)
+            let setup = try EventKit.Client(socket: daemon.socket)
+            let task = try setup.create("long history")
+            for i in 0..<2500 { try setup.comment(task.id, "history \(i) " + String(repeating: "x", count: 200)) }
+            let total = try setup.allEvents().count
+
+            let raw = try SocketConnection(path: daemon.socket)
+            EventKit.setReceiveTimeout(raw, 10)
+            try raw.send(
+                WireJSON.encode(RPCRequest(id: .int(1), method: Method.eventsWatch.rawValue, params: WatchParams(since: 0))))
+            let reply = try EventKit.RawFrame.next(raw)
+            #expect(reply.id == .int(1))
+            let subscription = try JSONDecoder().decode(RPCIncoming<WatchResult>.self, from: Data(reply.bytes)).result!.subscription
+            // Unwatch at once, while the replay is still being written (and mostly unread).
+            try EventWatch.sendUnwatch(raw, id: 2, subscription: subscription)
+            let (events, overflowed, answer) = try EventWatch.framesUntilReply(raw, id: 2, subscription: subscription)
+            #expect(!overflowed)
+            #expect(events < total, "the unwatch should have cut the replay short (\(events) of \(total))")
+            let changed = try JSONDecoder().decode(RPCIncoming<ChangedResult>.self, from: Data(answer.bytes)).result
+            #expect(changed?.changed == true, "\(answer)")
+            EventKit.setReceiveTimeout(raw, 0.3)
+            #expect(throws: (any Error).self, "a push followed the unwatch reply") { try EventKit.RawFrame.next(raw) }
+            // The connection still serves requests, and the subscription is gone.
+            EventKit.setReceiveTimeout(raw, 10)
+            try EventWatch.sendUnwatch(raw, id: 3, subscription: subscription)
+            let again = try EventKit.RawFrame.next(raw)
+            #expect(again.id == .int(3))
+            #expect(String(decoding: again.bytes, as: UTF8.self).contains("not_found"))
+        }
+
+        /// A subscription cut off for reading too slowly still has its queued events and its
+        /// overflow push to write. A connection reads no request while pushes wait for it, so an
+        /// unwatch sent meanwhile is read after all of them: it is answered `not_found` (the
+        /// subscription has ended) and nothing follows it.
+        @Test func unwatchAfterACutOffIsAnsweredAfterTheOverflow() throws {
+            let daemon = try TestDaemon(config: EventWatch.fastConfig)
+            let setup = try EventKit.Client(socket: daemon.socket)
+            let task = try setup.create("noisy")
+            let raw = try SocketConnection(path: daemon.socket)
+            EventKit.setReceiveTimeout(raw, 10)
+            try raw.send(WireJSON.encode(RPCRequest(id: .int(1), method: Method.eventsWatch.rawValue, params: WatchParams())))
+            let reply = try EventKit.RawFrame.next(raw)
+            let subscription = try JSONDecoder().decode(RPCIncoming<WatchResult>.self, from: Data(reply.bytes)).result!.subscription
+            #expect(eventually { (try? setup.status().subscribers) == 1 })
+            // The watcher reads nothing while more than its queue (4096) is committed: the bus
+            // drops it (cut off), with its queued events and the overflow push still to write.
+            var written = 0
+            while (try? setup.status().subscribers) != 0 && written < 20_000 {
+                for _ in 0..<500 {
+                    try setup.comment(task.id, "noise \(written) " + String(repeating: "y", count: 200))
+                    written += 1
+                }
+            }
+            #expect((try setup.status().subscribers) == 0, "never cut off after \(written) events")
+            try EventWatch.sendUnwatch(raw, id: 2, subscription: subscription)
+            let (events, overflowed, answer) = try EventWatch.framesUntilReply(raw, id: 2, subscription: subscription)
+            let text = String(decoding: answer.bytes, as: UTF8.self)
+            #expect(overflowed, "the overflow push comes before the unwatch reply")
+            #expect(events >= 4096, "the queued events come first (\(events))")
+            #expect(text.contains("not_found"), "\(text)")
+            EventKit.setReceiveTimeout(raw, 0.3)
+            #expect(throws: (any Error).self, "a push followed the unwatch reply") { try EventKit.RawFrame.next(raw) }
+        }
+
         @Test func closingAWatchingConnectionEndsItsSubscription() throws {
             let daemon = try TestDaemon()
             let c = try EventKit.Client(socket: daemon.socket)
