@@ -159,8 +159,9 @@ enum Measurements {
         try? FileManager.default.removeItem(atPath: path)
         var config = Configuration()
         config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         let pool = try DatabasePool(path: path, configuration: config)
+        // After opening: a pool sets NORMAL on its writer once WAL is on, after `prepareDatabase`.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         try pool.write { db in
             try db.execute(sql: """
                 CREATE TABLE tasks (id TEXT PRIMARY KEY, title TEXT NOT NULL, assignee TEXT, status TEXT NOT NULL,

@@ -6,4 +6,7 @@ public enum Durability: String, Sendable, CaseIterable {
     case normal
 
     var synchronousPragma: String { self == .full ? "FULL" : "NORMAL" }
+
+    /// What `PRAGMA synchronous` reads back when the mode is in effect.
+    var synchronousLevel: Int { self == .full ? 2 : 1 }
 }

@@ -40,7 +40,6 @@ public final class Store: Sendable {
         config.label = "kanban"
         let synchronous = durability.synchronousPragma
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // Checkpoints run on their own thread (`Checkpointer`), never inside a commit; a WAL
             // file that grew under a burst is cut back to 64 MiB when it starts over.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
@@ -56,6 +55,17 @@ public final class Store: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
             self.schemaVersion = try pool.writeWithoutTransaction { db in
+                // Set here, not in `prepareDatabase`: opening a pool turns WAL on afterwards, and
+                // GRDB then sets `synchronous = NORMAL` on the writer, which silently made
+                // `durability = "full"` mean normal until this was found. Read back, so that a
+                // board never runs with less durability than its configuration says.
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                let effective = try Int.fetchOne(db, sql: "PRAGMA synchronous")
+                guard effective == durability.synchronousLevel else {
+                    throw DatabaseError(
+                        message: "PRAGMA synchronous is \(effective.map(String.init) ?? "unknown"), "
+                            + "not \(synchronous) as durability = \"\(durability.rawValue)\" needs")
+                }
                 try db.inTransaction(.immediate) {
                     _ = try Migrations.migrate(db)
                     return .commit

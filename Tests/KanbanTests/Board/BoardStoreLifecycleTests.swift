@@ -11,6 +11,18 @@ import Testing
 @Suite struct BoardStoreLifecycleTests {
     static let probeVariable = "KANBAN_TEST_STORE_TEARDOWN_PROBE"
 
+    /// The connection that commits has the `synchronous` level the durability setting promises.
+    /// (GRDB sets NORMAL on a pool's writer after `prepareDatabase` runs: `full` silently meant
+    /// normal until the store set it afterwards.)
+    @Test(arguments: [(Durability.full, 2), (Durability.normal, 1)])
+    func writesCommitWithTheConfiguredSynchronousLevel(_ durability: Durability, _ level: Int) async throws {
+        let f = try BoardFixture(durability: durability)
+        defer { f.close() }
+        let (effective, _) = try await f.board.store.write { db, _ in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(effective == level)
+        #expect(f.board.store.durability == durability)
+    }
+
     @Test func writesAfterCloseFailWithoutTouchingTheDatabase() async throws {
         let f = try BoardFixture()
         let task = try await f.create("before close")
