@@ -160,10 +160,20 @@ public final class Board: Sendable {
         return try await write { db, fx in try kernel.promote(db, &fx, p, actor: actor) }
     }
 
+    /// A claim's time to live in seconds: positive and at most a year (it becomes integer
+    /// milliseconds added to now; a huge value would overflow rather than mean "forever").
+    static func checkedTTL(_ ttl: Double, _ what: String) throws -> Double {
+        guard ttl > 0, ttl <= DispatcherConfig.maxSeconds else {
+            throw KanbanError.invalidArgument(
+                "\(what) ttl must be positive and at most \(Int(DispatcherConfig.maxSeconds)) seconds (a year)")
+        }
+        return ttl
+    }
+
     @discardableResult
     func claim(_ p: ClaimParams, actor: String) async throws -> ClaimResult {
         let kernel = kernel
-        let ttl = p.ttl ?? claimTTLSeconds
+        let ttl = try Board.checkedTTL(p.ttl ?? claimTTLSeconds, "claim")
         let claimer = Kernel.normalized(p.claimer) ?? actor
         return try await write { db, fx in
             try kernel.claim(db, &fx, id: p.id, ttlSeconds: ttl, claimer: claimer, actor: actor)
@@ -173,8 +183,7 @@ public final class Board: Sendable {
     @discardableResult
     func heartbeat(_ p: HeartbeatParams, actor: String) async throws -> ClaimResult {
         let kernel = kernel
-        let ttl = p.ttl ?? claimTTLSeconds
-        guard ttl > 0 else { throw KanbanError.invalidArgument("heartbeat ttl must be positive") }
+        let ttl = try Board.checkedTTL(p.ttl ?? claimTTLSeconds, "heartbeat")
         return try await write { db, fx in try kernel.heartbeat(db, &fx, p, ttlSeconds: ttl, actor: actor) }
     }
 

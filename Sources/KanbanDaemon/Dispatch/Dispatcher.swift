@@ -23,7 +23,7 @@ public struct DispatcherOverrides: Sendable {
 /// Dispatch is event-driven: a commit that makes a task ready wakes it at once; the periodic
 /// tick only reclaims expired claims and retries what the caps held back.
 actor Dispatcher: CommitObserver {
-    enum StopReason: Sendable {
+    enum StopReason: Sendable, Equatable {
         case claimExpired
         case timedOut(limit: Double)
         /// Its run was ended by somebody else (completed, blocked or archived by a human).
@@ -57,7 +57,10 @@ actor Dispatcher: CommitObserver {
     private var configError: String?
     private var workers: [Int64: LiveWorker] = [:]
     /// Process groups of finished workers still to be cleaned up, with the time to SIGKILL.
-    private var lingeringGroups: [Int32: Int64] = [:]
+    /// Process groups of exited workers that were still alive (children left behind): SIGTERMed,
+    /// SIGKILLed at `killAt`. Keyed by group id; the task is kept so that no new worker starts for
+    /// it while they live.
+    private var lingeringGroups: [Int32: (taskID: String, killAt: Int64)] = [:]
     private var lastTickAt: Int64?
     private var lastTickMillis: Double?
     private var ticks = 0
@@ -100,7 +103,9 @@ actor Dispatcher: CommitObserver {
     func start() async {
         await recover()
         board.setObserver(self)
-        lastGC = clock.nowMillis()
+        // The first automatic gc an hour after start, then daily: a daemon restarted every day
+        // still collects, and opening is not slowed by it.
+        lastGC = clock.nowMillis() - 23 * 3_600_000
         loops.append(Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
@@ -134,11 +139,9 @@ actor Dispatcher: CommitObserver {
 
     private func handleCommit(wake: Bool, terminateRuns: [Int64]) async {
         for run in terminateRuns {
-            if var worker = workers[run], worker.stopReason == nil {
-                worker.stopReason = .runEnded
-                workers[run] = worker
-                signal(worker, SIGTERM)
-            }
+            // SIGTERM, then SIGKILL after `kill_grace`: a worker that ignores SIGTERM must not
+            // outlive its run (it would hold its slots and keep writing to the workspace).
+            if let worker = workers[run], worker.stopReason == nil { stop(run, reason: .runEnded) }
         }
         if wake { await tick(full: false) }
     }
@@ -158,6 +161,7 @@ actor Dispatcher: CommitObserver {
         passRunning = true
         defer { passRunning = false }
         var full = full
+        var anyFull = full
         repeat {
             wakeRequested = false
             fullRequested = false
@@ -167,8 +171,9 @@ actor Dispatcher: CommitObserver {
                 logger.error("dispatch pass failed: \(error)")
             }
             full = fullRequested
+            anyFull = anyFull || full
         } while wakeRequested
-        if full { await dailyGC() }
+        if anyFull { await dailyGC() }
     }
 
     /// `kanbanctl dispatch`: one pass now. A dry run reads only and reports what a pass would do.
@@ -218,16 +223,29 @@ actor Dispatcher: CommitObserver {
         var running = workers.count
         var perAssignee: [String: Int] = [:]
         for worker in workers.values { perAssignee[worker.assignee, default: 0] += 1 }
+        // Assignees at their cap are left out of the query: otherwise a long backlog of one
+        // (or of one paused with max_concurrent = 0) fills the candidate window and nobody
+        // else's work ever starts.
+        var saturated = Set(perAssignee.compactMap { assignee, count in
+            (config.worker(for: assignee)?.maxConcurrent).map { count >= $0 } == true ? assignee : nil
+        })
+        for (name, spec) in config.workers where name != "*" && spec.maxConcurrent == 0 { saturated.insert(name) }
+        let excluded = String(decoding: WireJSON.encode(saturated.sorted()), as: UTF8.self)
         let candidates = try await board.read { db in
             try Row.fetchAll(
                 cached: db,
                 sql: """
                     SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
                     WHERE status = 'ready' AND assignee IS NOT NULL
+                        AND assignee NOT IN (SELECT value FROM json_each(?))
                     ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
-                    """
+                    """,
+                arguments: [excluded]
             ).map { (id: $0[0] as String, assignee: $0[1] as String) }
         }
+        // A task whose previous worker (or what it left behind) is still alive waits for it to go:
+        // a block and unblock, or a reclaim, must not put two workers on one task.
+        let occupied = Set(workers.values.map(\.taskID)).union(lingeringGroups.values.map(\.taskID))
         if full {
             report.skippedUnassigned = try await board.read { db in
             try String.fetchAll(
@@ -238,7 +256,7 @@ actor Dispatcher: CommitObserver {
         retryNotBefore = retryNotBefore.filter { $0.value > now }
         for candidate in candidates {
             if let max, started_ >= max { break }
-            if retryNotBefore[candidate.id] != nil { continue }
+            if retryNotBefore[candidate.id] != nil || occupied.contains(candidate.id) { continue }
             let spec = config.worker(for: candidate.assignee)
             let assigneeCap = spec?.maxConcurrent
             if running >= config.maxConcurrent
@@ -298,6 +316,7 @@ actor Dispatcher: CommitObserver {
         }
         let run = claim.runID
         let config = config
+        let started: Spawner.Started
         do {
             guard let spec else {
                 throw SpawnFailure(
@@ -305,25 +324,13 @@ actor Dispatcher: CommitObserver {
                         + "to \(configPath)")
             }
             let workspace = try spawner.resolveWorkspace(claim.task, config: config)
-            let started = try spawner.start(task: claim.task, run: run, spec: spec, workspace: workspace, config: config)
+            started = try spawner.start(task: claim.task, run: run, spec: spec, workspace: workspace, config: config)
             workers[run] = LiveWorker(
                 runID: run, taskID: taskID, assignee: assignee, pid: started.pid, startTime: started.startTime,
                 startedAt: clock.nowMillis(), maxRuntime: spec.maxRuntime, adopted: false, spawnRecorded: false)
             ChildWatcher.watch(pid: started.pid) { [weak self] code, signal in
                 Task { await self?.workerExited(run: run, exitCode: code, signal: signal) }
             }
-            try await board.write { db, fx in
-                try kernel.recordSpawn(
-                    db, &fx, run: run, taskID: taskID, pid: started.pid, startTime: started.startTime,
-                    workspace: started.workspace)
-            }
-            workers[run]?.spawnRecorded = true
-            if let pending = workers[run]?.pendingExit {
-                await workerExited(run: run, exitCode: pending.0, signal: pending.1)
-            }
-            logger.info("started worker for \(taskID) (run \(run), pid \(started.pid))")
-            return .started(
-                .init(taskID: taskID, assignee: assignee, workspace: started.workspace, runID: run, pid: started.pid))
         } catch {
             let message = (error as? SpawnFailure)?.description ?? "\(error)"
             logger.warning("cannot start worker for \(taskID): \(message)")
@@ -337,6 +344,31 @@ actor Dispatcher: CommitObserver {
             }
             return .failed(gaveUp: gaveUp)
         }
+        // The process exists from here on: its run ends only when it is reaped (`workerExited`),
+        // never while it may still be working.
+        var recorded = true
+        do {
+            try await board.write { db, fx in
+                try kernel.recordSpawn(
+                    db, &fx, run: run, taskID: taskID, pid: started.pid, startTime: started.startTime,
+                    workspace: started.workspace)
+            }
+        } catch {
+            // Without its pid on record a later kanband could not find or stop this worker: kill
+            // it now; its run ends (crashed) when it is reaped.
+            logger.error("cannot record the worker of \(taskID) (run \(run), pid \(started.pid)); killing it: \(error)")
+            recorded = false
+            workers[run]?.stopReason = .runEnded
+            kill(-started.pid, SIGKILL)
+        }
+        workers[run]?.spawnRecorded = true
+        if let pending = workers[run]?.pendingExit {
+            await workerExited(run: run, exitCode: pending.0, signal: pending.1)
+        }
+        guard recorded else { return .failed(gaveUp: false) }
+        logger.info("started worker for \(taskID) (run \(run), pid \(started.pid))")
+        return .started(
+            .init(taskID: taskID, assignee: assignee, workspace: started.workspace, runID: run, pid: started.pid))
     }
 
     // MARK: worker exits
@@ -352,7 +384,7 @@ actor Dispatcher: CommitObserver {
         // Whatever the worker left behind in its process group goes too.
         if kill(-worker.pid, 0) == 0 {
             kill(-worker.pid, SIGTERM)
-            lingeringGroups[worker.pid] = clock.nowMillis() + Int64(config.killGrace * 1000)
+            lingeringGroups[worker.pid] = (worker.taskID, clock.nowMillis() + Int64(config.killGrace * 1000))
         }
         let ending: RunEnding
         switch worker.stopReason {
@@ -376,7 +408,9 @@ actor Dispatcher: CommitObserver {
                     ? "re-adopted worker exited; its exit status is unknown" : nil,
                 logTail: logs.tail(taskID: worker.taskID), countsAsFailure: true)
         }
-        if ending.countsAsFailure {
+        // A run someone else ended (block, complete, archive) did not fail: no retry delay for
+        // whatever happens to its task next (an unblock starts a worker as soon as this one is gone).
+        if ending.countsAsFailure && worker.stopReason != .runEnded {
             retryNotBefore[worker.taskID] = clock.nowMillis() + Int64(config.retryDelay * 1000)
         }
         let kernel = board.kernel
@@ -401,8 +435,10 @@ actor Dispatcher: CommitObserver {
     }
 
     private func signal(_ worker: LiveWorker, _ number: Int32) {
-        // The worker leads its own process group (setsid): signal the whole group.
-        if kill(-worker.pid, number) != 0 { kill(worker.pid, number) }
+        // The worker leads its own session and process group (setsid): signal the whole group.
+        // No fallback to the bare pid: the group outlives its leader until the leader is reaped,
+        // so a failure means the worker is gone and its pid may already be someone else's.
+        kill(-worker.pid, number)
     }
 
     /// Every 100 ms: runtime limits, SIGKILL escalation, log bounds, adopted workers' liveness.
@@ -423,14 +459,17 @@ actor Dispatcher: CommitObserver {
                 await workerExited(run: run, exitCode: nil, signal: nil)
             }
         }
-        for (group, killAt) in lingeringGroups {
+        var groupsGone = false
+        for (group, lingering) in lingeringGroups {
             if kill(-group, 0) != 0 {
                 lingeringGroups[group] = nil
-            } else if now >= killAt {
+                groupsGone = true
+            } else if now >= lingering.killAt {
                 kill(-group, SIGKILL)
-                lingeringGroups[group] = nil
             }
         }
+        // A task held back while its old processes lived may start now.
+        if groupsGone { await tick(full: false) }
     }
 
     // MARK: recovery
@@ -451,7 +490,7 @@ actor Dispatcher: CommitObserver {
                 var startTime = run.pidStartTime
                 if pid == nil && run.claimer == Kernel.dispatcherClaimer {
                     // kanband died between starting the worker and recording its pid.
-                    pid = ProcFS.findWorker(runID: run.id)
+                    pid = ProcFS.findWorker(runID: run.id, home: locations.home)
                     startTime = pid.flatMap { ProcFS.stat($0)?.startTime }
                     if pid == nil {
                         try await board.write { db, fx in

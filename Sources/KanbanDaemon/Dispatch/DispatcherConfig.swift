@@ -41,6 +41,9 @@ public struct DispatcherConfig: Sendable, Equatable {
     public init() {}
 
     /// The worker for `assignee`: its own entry, else the `"*"` fallback.
+    /// The largest duration (or retention, in days) a setting takes: one year in seconds.
+    public static let maxSeconds: Double = 31_536_000
+
     public func worker(for assignee: String) -> WorkerSpec? {
         workers[assignee] ?? workers["*"]
     }
@@ -80,6 +83,11 @@ public struct DispatcherConfig: Sendable, Equatable {
                 throw ConfigError("\(source): '\(key)' must be a number")
             }
             guard number >= min else { throw ConfigError("\(source): '\(key)' must be at least \(min)") }
+            // Durations become integer milliseconds and nanoseconds: a year is plenty, and far
+            // inside what those conversions hold.
+            guard number <= DispatcherConfig.maxSeconds else {
+                throw ConfigError("\(source): '\(key)' must be at most \(Int(DispatcherConfig.maxSeconds))")
+            }
             return number
         }
         func integer(_ key: String, in table: TOMLTable, min: Int) throws(ConfigError) -> Int? {

@@ -28,16 +28,20 @@ enum ProcFS {
 
     /// Finds a process whose environment carries `KANBAN_RUN_ID=<run>`: a worker started just
     /// before kanband died, whose pid never reached the database.
-    static func findWorker(runID: Int64) -> Int32? {
+    static func findWorker(runID: Int64, home: String) -> Int32? {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        let needle = Array("KANBAN_RUN_ID=\(runID)".utf8)
+        // Run ids are per board and a worker's children inherit its environment: the worker is
+        // the session leader (spawned with setsid) whose run id *and* board home match.
+        let run = Array("KANBAN_RUN_ID=\(runID)".utf8)
+        let board = Array("KANBAN_HOME=\(home)".utf8)
         for entry in entries {
-            guard let pid = Int32(entry), pid != getpid(),
+            guard let pid = Int32(entry), pid != getpid(), getsid(pid) == pid,
                 let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
             else { continue }
-            for variable in data.split(separator: 0) where Array(variable) == needle {
-                if isAlive(pid, startTime: nil) { return pid }
-            }
+            let variables = data.split(separator: 0)
+            guard variables.contains(where: { Array($0) == run }), variables.contains(where: { Array($0) == board })
+            else { continue }
+            if isAlive(pid, startTime: nil) { return pid }
         }
         return nil
     }

@@ -27,6 +27,10 @@ struct WorkerLogs: Sendable {
     }
 
     /// Copy-truncate when the live log is over `maxBytes`. Returns true when it rotated.
+    ///
+    /// Only the last `maxBytes` are kept in `.log.1`: a worker writing fast can grow its log far
+    /// past the limit between two checks (100 ms), and copying all of it would both make `.log.1`
+    /// unbounded and hold the dispatcher for as long as the copy takes.
     @discardableResult
     func rotateIfNeeded(path: String, maxBytes: Int) -> Bool {
         var info = stat()
@@ -39,11 +43,14 @@ struct WorkerLogs: Sendable {
         guard target >= 0 else { return false }
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var copied = 0
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
+        var offset = off_t(max(0, Int(info.st_size) - maxBytes))
+        while copied < maxBytes {
+            let want = min(buffer.count, maxBytes - copied)
+            let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, want, offset) }
             if count <= 0 { break }
             _ = buffer.withUnsafeBytes { write(target, $0.baseAddress, count) }
             copied += count
+            offset += off_t(count)
         }
         close(target)
         rename(rotated + ".tmp", rotated)

@@ -101,6 +101,8 @@ import Testing
         ("worktree_repo = \"relative/repo\"", "'worktree_repo' must be an absolute path"),
         ("worktree_repo = 3", "'worktree_repo' must be an absolute path"),
         ("durability = \"paranoid\"", "'durability' must be"),
+        ("claim_ttl = 1e20", "'claim_ttl' must be at most 31536000"),
+        ("[workers.a]\ncommand = [\"x\"]\nmax_runtime = 1e300", "'max_runtime' must be at most"),
         ("workers = 3", "'workers' must be a table"),
         ("[workers]\na = 1", "workers.a must be a table"),
         ("[workers.a]\ncommand = \"my-agent {task_id}\"", "workers.a.command must be a list of strings"),

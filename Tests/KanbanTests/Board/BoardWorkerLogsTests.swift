@@ -35,7 +35,8 @@ import Testing
 
         #expect(l.logs.rotateIfNeeded(path: path, maxBytes: 1000))
         #expect(l.contents(path) == "")
-        #expect(l.contents(path + ".1") == old)
+        // The rotated generation keeps the newest `maxBytes`, however far past the limit the log grew.
+        #expect(l.contents(path + ".1") == String(old.suffix(1000)))
         #expect(!FileManager.default.fileExists(atPath: path + ".1.tmp"))
         let inodeAfter = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
         #expect(inodeAfter == inodeBefore)
@@ -47,8 +48,9 @@ import Testing
         // Below the limit nothing happens; the next rotation replaces the one older generation.
         #expect(!l.logs.rotateIfNeeded(path: path, maxBytes: 1000))
         try l.append(String(repeating: "new line\n", count: 200))
+        #expect(!l.logs.rotateIfNeeded(path: path, maxBytes: 2000))
         #expect(l.logs.rotateIfNeeded(path: path, maxBytes: 1000))
-        #expect(l.contents(path + ".1")?.hasPrefix("after rotation\nnew line\n") == true)
+        #expect(l.contents(path + ".1") == String(("after rotation\n" + String(repeating: "new line\n", count: 200)).suffix(1000)))
         #expect(l.contents(path) == "")
     }
 
@@ -188,6 +190,9 @@ import Testing
         let live = try #require(l.contents(logs.path(for: "t_9")))
         #expect(live.contains("kanban run 5"))
         #expect(!live.contains("kanban run 4"))
-        #expect(l.contents(logs.path(for: "t_9") + ".1")?.contains("kanban run 4") == true)
+        // The older generation keeps the newest 1024 bytes of run 4's log.
+        let older = try #require(l.contents(logs.path(for: "t_9") + ".1"))
+        #expect(older.utf8.count == 1024)
+        #expect(older == String(repeating: "y", count: 1024))
     }
 }

@@ -128,6 +128,57 @@ extension Processes {
             #expect(record?.signal == SIGKILL)
         }
 
+        /// Blocking a running task ends its run: the worker gets SIGTERM and, when it ignores
+        /// that, SIGKILL after `kill_grace`. Unblocking at once must not start a second worker
+        /// while the first still lives; the next one starts as soon as it is gone.
+        @Test func unblockWhileTheOldWorkerLivesStartsNoSecondWorker() throws {
+            let daemon = try TestDaemon(
+                config: DispatchKit.config(
+                    "interval = 0.2\nkill_grace = 1",
+                    DispatchKit.shellWorker("w", "trap '' TERM; while true; do sleep 0.1; done")))
+            defer { DispatchKit.shutdown(daemon) }
+            let id = try daemon.create("stubborn", "--assignee", "w")
+            let (run, pid) = try DispatchKit.waitForWorker(daemon, id)
+            #expect(daemon.ctl("block", id, "have", "a", "look").code == 0)
+            #expect(daemon.ctl("unblock", id).code == 0)
+            var mostAtOnce = 0
+            var next: String?
+            let deadline = Date().addingTimeInterval(8)
+            while Date() < deadline {
+                let live = DispatchKit.liveRuns(home: daemon.home, task: id)
+                mostAtOnce = max(mostAtOnce, live.count)
+                if let other = live.first(where: { $0 != String(run) }), !DispatchKit.isAlive(pid) {
+                    next = other
+                    break
+                }
+                usleep(20_000)
+            }
+            #expect(mostAtOnce <= 1, "two workers at once for one task")
+            #expect(!DispatchKit.isAlive(pid), "the worker that ignored SIGTERM outlived its run")
+            #expect(next != nil, "no new worker after the old one was gone: \(daemon.daemonLog)")
+            let first = try DispatchKit.runs(daemon, id).first { $0.id == run }
+            #expect(first?.outcome == "blocked")
+            #expect(first?.signal == SIGKILL)
+        }
+
+        /// An assignee at its cap (here paused with max_concurrent = 0) with a long backlog of
+        /// higher-priority work must not keep everybody else's tasks from starting.
+        @Test func aCappedAssigneesBacklogStarvesNobody() throws {
+            let daemon = try TestDaemon(
+                config: DispatchKit.config(
+                    "interval = 0.2",
+                    DispatchKit.shellWorker("reviewer", "sleep 30", "max_concurrent = 0"),
+                    DispatchKit.shellWorker("coder", "kanbanctl complete --result coded")))
+            defer { DispatchKit.shutdown(daemon) }
+            let client = try daemon.client()
+            for i in 0..<1100 {
+                let _: CreateResult = try client.call(
+                    .taskCreate, CreateParams(title: "review \(i)", assignee: "reviewer", priority: 5))
+            }
+            let id = try daemon.create("code", "--assignee", "coder")
+            #expect(eventually(timeout: 10) { (try? daemon.task(id).status) == .done }, "\(daemon.daemonLog)")
+        }
+
         @Test func heartbeatsKeepALongRunAlive() throws {
             let script = """
                 i=0
