@@ -111,8 +111,15 @@ final class ConnectionRegistry: @unchecked Sendable {
     private var shuttingDown = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// Where listeners go once `run` serves them. A shutdown that began before (a SIGTERM while
+    /// the daemon was still recovering) ends the queue at once, so `run` returns instead of
+    /// waiting on a listener that will never come.
     func setListenerQueue(_ queue: AsyncStream<Int32>.Continuation) {
-        lock.withLock { listenerQueue = queue }
+        let already: Bool = lock.withLock {
+            listenerQueue = queue
+            return shuttingDown
+        }
+        if already { queue.finish() }
     }
 
     /// Queues a listening descriptor to be served; false once shutdown has begun.

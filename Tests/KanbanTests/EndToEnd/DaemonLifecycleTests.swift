@@ -71,6 +71,33 @@ extension Processes {
             #expect(try daemon.task(id).title == "survives a clean stop")
         }
 
+        /// A SIGTERM at any moment of startup — before the socket is bound, while the database
+        /// opens or the dispatcher recovers, or just after — stops kanband promptly.
+        @Test func sigtermDuringStartupStopsPromptly() throws {
+            let daemon = try TestDaemon(start: false)
+            var hung: [Double] = []
+            // Every half millisecond across the first 60 ms: the window between installing the
+            // signal handlers and serving the socket is about a millisecond wide.
+            for step in 0..<120 {
+                let delay = Double(step) / 2
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Binaries.kanband)
+                process.arguments = ["--home", daemon.home]
+                process.environment = daemon.environment
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32(delay * 1000))
+                kill(process.processIdentifier, SIGTERM)
+                if !eventually(timeout: 5, { !process.isRunning }) {
+                    hung.append(delay)
+                    kill(process.processIdentifier, SIGKILL)
+                }
+                process.waitUntilExit()
+            }
+            #expect(hung.isEmpty, "kanband hung after a SIGTERM \(hung) ms into its startup")
+        }
+
         @Test func sigtermLetsABusyConnectionFinishItsRequestAndKeepsEveryAnsweredWrite() throws {
             let daemon = try TestDaemon()
             let peer = try WirePeer(daemon.socket)
