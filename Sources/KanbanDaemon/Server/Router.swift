@@ -260,6 +260,9 @@ final class Router: Sendable {
         try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body() }
     }
 
+    /// The most distinct event kinds an `events.watch` filter may name.
+    static let maxWatchKinds = 64
+
     /// A `task.get` asking for more events or comments than this is read off the event loop (`route`).
     static let itemsAnsweredOnTheLoop = 200
 
@@ -410,6 +413,11 @@ final class Router: Sendable {
     /// forwards live events, each as an `events.event` push on this connection.
     private func watch(_ p: WatchParams, session: Session) async throws -> WatchResult {
         if let since = p.since, since < 0 { throw KanbanError.invalidArgument("since must not be negative") }
+        // Each kind is a parameter of the replay's query: a bounded list keeps it within SQLite's
+        // limits (there are a few dozen kinds; naming a kind twice counts once).
+        if let kinds = p.kinds, Set(kinds).count > Router.maxWatchKinds {
+            throw KanbanError.invalidArgument("kinds names more than \(Router.maxWatchKinds) distinct kinds")
+        }
         let filter = EventFilter(
             task: p.task, assignee: p.assignee, tenant: p.tenant, kinds: p.kinds.map { Set($0) })
         let bus = board.bus
@@ -423,7 +431,19 @@ final class Router: Sendable {
             let floor = max(cursor, boundary)
             // Replay committed history in pages, applying the same filter.
             while cursor < boundary && !Task.isCancelled {
-                guard let page = try? await board.replay(after: cursor, upTo: boundary, filter: filter) else { break }
+                let page: EventsListResult
+                do {
+                    page = try await board.replay(after: cursor, upTo: boundary, filter: filter)
+                } catch {
+                    // Going live from here would skip what the replay could not read: end the
+                    // subscription the way an overflow does, with where to resume from.
+                    guard !Task.isCancelled, session.removeWatcher(subscriptionID) != nil else { return }
+                    bus.unsubscribe(subscriptionID)
+                    _ = await session.push(WireJSON.encode(
+                        RPCNotification(
+                            method: PushMethod.overflow, params: OverflowPush(subscription: subscriptionID, resumeFrom: cursor))))
+                    return
+                }
                 for event in page.events {
                     // An unwatch (on the loop, like this task) cancels it: the reply to the unwatch
                     // is the last frame about this subscription, even in the middle of a page.

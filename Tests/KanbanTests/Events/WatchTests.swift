@@ -350,6 +350,20 @@ extension Processes {
             #expect(got == expected, "asked for events after \(since), got \(got)")
         }
 
+        /// A kinds filter is a bounded list: naming more distinct kinds than any board has is
+        /// refused up front (it once made the replay's query fail and the subscription go live
+        /// with a silent gap).
+        @Test func aWatchNamingTooManyKindsIsRefused() throws {
+            let daemon = try TestDaemon()
+            let c = try EventKit.Client(socket: daemon.socket)
+            #expect(throws: (any Error).self) {
+                _ = try c.watch(WatchParams(since: 0, kinds: (0..<65).map { "kind\($0)" }))
+            }
+            let repeated = try c.watch(WatchParams(since: 0, kinds: Array(repeating: "created", count: 500)))
+            #expect(repeated.subscription > 0)
+            #expect(try c.status().subscribers == 1)
+        }
+
         /// Reads frames from a raw connection until the reply with `id`: the subscription's pushes
         /// before it (events, and whether an overflow push came), and the reply itself.
         static func framesUntilReply(_ connection: SocketConnection, id: Int, subscription: Int) throws
