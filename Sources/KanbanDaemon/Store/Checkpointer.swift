@@ -42,14 +42,31 @@ final class Checkpointer: @unchecked Sendable {
         thread.start()
     }
 
+    /// The last round failed (reported once per streak).
+    private var failing = false
+
     private func loop() {
         while true {
             _ = wake.wait(timeout: .now() + interval)
             if lock.withLock({ stopping }) { break }
             // A failure (a full disk, say) leaves the frames in the WAL, where they are just as
-            // durable; the next round tries again.
-            let frames = try? queue.writeWithoutTransaction { db in try db.checkpoint(.passive).walFrameCount }
-            if let frames, frames > restartFrames { onLargeWAL() }
+            // durable; the next round tries again. Meanwhile the writer is asked to checkpoint
+            // between its batches, as for a large WAL: the writer's connection never checkpoints
+            // on its own (`wal_autocheckpoint = 0`), so nothing else would bound the WAL.
+            do {
+                let frames = try queue.writeWithoutTransaction { db in try db.checkpoint(.passive).walFrameCount }
+                if failing {
+                    failing = false
+                    FileHandle.standardError.write(Data("kanband: checkpoints work again\n".utf8))
+                }
+                if frames > restartFrames { onLargeWAL() }
+            } catch {
+                if !failing {
+                    failing = true
+                    FileHandle.standardError.write(Data("kanband: checkpoint failed (retrying): \(error)\n".utf8))
+                }
+                onLargeWAL()
+            }
         }
         try? queue.close()
         stopped.signal()

@@ -149,7 +149,13 @@ public final class Store: Sendable {
     /// These connections skip GRDB's schema-cache invalidation, which is sound because the schema
     /// changes only in `Migrations`, before they open.
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {
-        guard let reader = readers.withLockedValue({ $0?.popLast() }) else { return try pool.read(body) }
+        let (reader, closed) = readers.withLockedValue { readers -> (DatabaseQueue?, Bool) in
+            guard readers != nil else { return (nil, true) }
+            return (readers!.popLast(), false)
+        }
+        // After `close()` the pool is closing too: refuse rather than race it.
+        if closed { throw StoreClosed() }
+        guard let reader else { return try pool.read(body) }
         defer {
             // Returned after `close()` (a read that was still running): closed instead.
             let closed = readers.withLockedValue { readers in

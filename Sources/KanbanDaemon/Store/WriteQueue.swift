@@ -144,13 +144,18 @@ final class WriteQueue: @unchecked Sendable {
                             try db.run(sql: "RELEASE job")
                             outcomes.append((.success(done), effects))
                         } catch {
+                            // A full disk, an I/O error or out-of-memory makes SQLite roll back the
+                            // whole transaction itself: there is no savepoint left to return to,
+                            // and the batch fails with this error, not with "no such savepoint".
+                            guard db.isInsideTransaction else { throw error }
                             try db.run(sql: "ROLLBACK TO job")
                             try db.run(sql: "RELEASE job")
                             outcomes.append((.failure(error), WriteEffects()))
                         }
                     }
                     if batch.count == 1, case .failure = outcomes[0].0 {
-                        try db.run(sql: "ROLLBACK")
+                        // (Already rolled back when SQLite itself ended the transaction.)
+                        if db.isInsideTransaction { try db.run(sql: "ROLLBACK") }
                     } else {
                         try db.run(sql: "COMMIT")
                     }

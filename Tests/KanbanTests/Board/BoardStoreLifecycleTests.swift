@@ -23,6 +23,44 @@ import Testing
         #expect(f.board.store.durability == durability)
     }
 
+    /// When the database cannot grow, the writes that do not fit fail with that cause ("database
+    /// or disk is full", whether SQLite undid one statement or the whole batch's transaction),
+    /// and writes work again once there is room. (Here SQLite undoes just the statement; the
+    /// whole-transaction case, which an I/O error causes, takes the same `WriteQueue` path with
+    /// no savepoint left to return to.)
+    @Test func aFullDatabaseFailsWritesWithTheirCause() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        _ = try await f.board.store.write { db, _ in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            try db.execute(sql: "PRAGMA max_page_count = \(pages + 3)")
+        }
+        let body = String(repeating: "x", count: 3000)
+        let board = f.board
+        let failures = await withTaskGroup(of: (any Error)?.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await board.create(CreateParams(title: "t\(i)", body: body), actor: "t")
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            var failures: [any Error] = []
+            for await failure in group { if let failure { failures.append(failure) } }
+            return failures
+        }
+        #expect(!failures.isEmpty, "the database never filled up")
+        for failure in failures {
+            #expect((failure as? DatabaseError)?.resultCode == .SQLITE_FULL, "\(failure)")
+        }
+        // Room again: writes work.
+        _ = try await f.board.store.write { db, _ in try db.execute(sql: "PRAGMA max_page_count = 1000000") }
+        _ = try await f.create("after the disk was freed")
+    }
+
     @Test func writesAfterCloseFailWithoutTouchingTheDatabase() async throws {
         let f = try BoardFixture()
         let task = try await f.create("before close")
@@ -66,7 +104,7 @@ import Testing
         proceed.signal()
         while result.get() == nil { try await Task.sleep(for: .milliseconds(5)) }
         #expect(try result.get()?.get() == "read across close")
-        #expect(throws: (any Error).self) { try store.readSync { db in try Int.fetchOne(db, sql: "SELECT 1") } }
+        #expect(throws: StoreClosed.self) { try store.readSync { db in try Int.fetchOne(db, sql: "SELECT 1") } }
     }
 
     @Test func reopeningKeepsEverythingAndContinuesEventIDs() async throws {
