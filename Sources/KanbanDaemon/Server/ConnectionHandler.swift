@@ -34,6 +34,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var queue = CircularBuffer<InboundFrame>()
     /// A `read` the handler held back, to pass on once it can take more frames.
     private var readHeld = false
+    /// The client shut down its writing side: close once the frames it sent are answered.
+    private var inputClosed = false
     /// Pushes waiting for the channel to become writable again.
     private var pushWaiters: [CheckedContinuation<Bool, Never>] = []
     /// Live subscriptions (replay done), by id: what the bus delivers here.
@@ -108,6 +110,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            if queue.isEmpty && !handling { closeWhenWritten(context) }
+        } else if event is ShutdownEvent {
+            // Busy connections close when their request ends (`finish`).
+            if !handling { closeWhenWritten(context) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         server.logger.debug("connection \(id) ended: \(error)")
         context.close(promise: nil)
@@ -144,7 +158,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if queue.isEmpty && context.channel.isWritable {
+        // Also while a request is handled: a client may not park frames (each up to the frame
+        // limit) in kanband's memory while its earlier request waits, for budget or the writer.
+        if queue.isEmpty && !handling && context.channel.isWritable {
             context.read()
         } else {
             readHeld = true
@@ -176,18 +192,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     message: "frame of \(length) bytes exceeds the limit of \(server.maxFrameBytes) bytes; closing",
                     data: .init(kind: ErrorKind.invalidRequest.rawValue))
                 write(context, Router.failure(id: .null, error))
-                context.flush()
-                open = false
-                context.close(promise: nil)
+                closeWhenWritten(context)
                 return
             case .frame(let buffer):
+                guard server.registry.setBusy(id, true) else {
+                    // Shutdown began before this request started: it is not run.
+                    closeWhenWritten(context)
+                    return
+                }
                 handling = true
-                server.registry.setBusy(id, true)
                 if handle(context, Array(buffer.readableBytesView)) { wrote = true }
             }
         }
         if wrote { context.flush() }
-        if readHeld && open && queue.isEmpty && context.channel.isWritable {
+        if inputClosed && queue.isEmpty && !handling {
+            // Everything the client sent is answered.
+            closeWhenWritten(context)
+            return
+        }
+        if readHeld && open && queue.isEmpty && !handling && context.channel.isWritable {
             readHeld = false
             context.read()
         }
@@ -273,12 +296,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         if !server.registry.setBusy(id, false) {
             // Shutdown began while this request ran: close once its reply is out.
-            context.flush()
-            open = false
-            context.close(promise: nil)
+            closeWhenWritten(context)
         }
         return wrote
     }
+
+    /// Stops serving and closes once everything written so far has left: a plain close drops
+    /// whatever the socket buffer could not take yet (a large reply at shutdown arrived cut).
+    /// The output is shut down once pending writes are out, then the channel closes. A client
+    /// that reads nothing keeps it open until shutdown's deadline closes everything.
+    private func closeWhenWritten(_ context: ChannelHandlerContext) {
+        guard open else { return }
+        open = false
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        context.flush()
+        context.close(mode: .output, promise: written)
+    }
+
+    /// Sent down an idle connection's pipeline when shutdown begins (`ConnectionRegistry`): it
+    /// closes on its own loop, after what it still has to write.
+    struct ShutdownEvent {}
 
     // MARK: writing
 

@@ -68,6 +68,9 @@ final class SocketServer: Sendable {
         let maxFrameBytes = maxFrameBytes
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
+            // A client that shuts down its writing side still gets its replies (the handler
+            // closes once they are out).
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 PeerCredentials.of(channel).flatMapThrowing { peer in
                     try channel.pipeline.syncOperations.addHandlers([
@@ -172,11 +175,14 @@ final class ConnectionRegistry: @unchecked Sendable {
     }
 
     /// Returns false when the connection should close now (shutdown began while it was busy).
+    /// Starting a request (`busy`) is refused once shutdown has begun: the connection was (or is
+    /// about to be) closed as idle. Ending one returns false when the connection should close.
     @discardableResult
     func setBusy(_ id: Int, _ busy: Bool) -> Bool {
         lock.withLock {
+            if shuttingDown { return false }
             channels[id]?.busy = busy
-            return !(shuttingDown && !busy)
+            return true
         }
     }
 
@@ -187,7 +193,8 @@ final class ConnectionRegistry: @unchecked Sendable {
         }
         queue?.finish()
         for listener in listeners { listener.close(promise: nil) }
-        for channel in idle { channel.close(promise: nil) }
+        // What an idle connection still has to write (pushes) goes out first.
+        for channel in idle { channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.ShutdownEvent()) }
     }
 
     func closeAll() {

@@ -98,6 +98,45 @@ extension Processes {
             #expect(hung.isEmpty, "kanband hung after a SIGTERM \(hung) ms into its startup")
         }
 
+        /// A reply larger than the socket buffer, still being written when SIGTERM arrives, reaches
+        /// the client whole before the connection closes (a plain close cut it at ~200 KiB).
+        @Test func sigtermDeliversAReplyStillBeingWrittenWhole() throws {
+            let daemon = try TestDaemon()
+            let client = try daemon.client()
+            let title = String(repeating: "a long title ", count: 40)
+            for i in 0..<3000 {
+                let _: CreateResult = try client.call(.taskCreate, CreateParams(title: "\(i) \(title)"))
+            }
+            let peer = try WirePeer(daemon.socket)
+            try peer.send(#"{"jsonrpc":"2.0","id":1,"method":"task.list","params":{"limit":3000}}"#)
+            // The reply (~1.6 MB) is produced and mostly waiting in kanband's buffers: the peer reads nothing yet.
+            usleep(500_000)
+            let process = try #require(daemon.process)
+            kill(process.processIdentifier, SIGTERM)
+            usleep(100_000)
+            let reply = try #require(try peer.receive(), "the reply was cut off")
+            let tasks = (reply["result"] as? [String: Any])?["tasks"] as? [Any]
+            #expect(tasks?.count == 3000)
+            #expect(try peer.receive() == nil, "then EOF")
+            #expect(eventually(timeout: 5) { !process.isRunning })
+        }
+
+        /// A client that shuts down its writing side after a request (a one-shot script) still gets
+        /// the reply, then EOF; the write it asked for happened exactly once.
+        @Test func aHalfClosedClientGetsItsReply() throws {
+            let daemon = try TestDaemon()
+            let peer = try WirePeer(daemon.socket)
+            try peer.send(#"{"jsonrpc":"2.0","id":7,"method":"task.create","params":{"title":"one-shot"}}"#)
+            #expect(shutdown(peer.connection.descriptor, Int32(SHUT_WR)) == 0)
+            let reply = try #require(try peer.receive(), "no reply after the half-close")
+            #expect(Reply.idText(reply) == "7")
+            #expect(((reply["result"] as? [String: Any])?["task"] as? [String: Any])?["title"] as? String == "one-shot")
+            #expect(try peer.receive() == nil)
+            let client = try daemon.client()
+            let list: TaskListResult = try client.call(.taskList, ListParams())
+            #expect(list.tasks.map(\.title) == ["one-shot"])
+        }
+
         @Test func sigtermLetsABusyConnectionFinishItsRequestAndKeepsEveryAnsweredWrite() throws {
             let daemon = try TestDaemon()
             let peer = try WirePeer(daemon.socket)
