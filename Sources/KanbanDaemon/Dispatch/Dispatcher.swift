@@ -60,7 +60,14 @@ actor Dispatcher: CommitObserver {
     /// Process groups of exited workers that were still alive (children left behind): SIGTERMed,
     /// SIGKILLed at `killAt`. Keyed by group id; the task is kept so that no new worker starts for
     /// it while they live.
-    private var lingeringGroups: [Int32: (taskID: String, killAt: Int64)] = [:]
+    private var lingeringGroups: [Int32: LingeringGroup] = [:]
+
+    struct LingeringGroup {
+        var taskID: String
+        /// SIGKILL at this time; once sent, the time after which the group is let go of.
+        var deadline: Int64
+        var killed = false
+    }
     private var lastTickAt: Int64?
     private var lastTickMillis: Double?
     private var ticks = 0
@@ -161,7 +168,6 @@ actor Dispatcher: CommitObserver {
         passRunning = true
         defer { passRunning = false }
         var full = full
-        var anyFull = full
         repeat {
             wakeRequested = false
             fullRequested = false
@@ -170,10 +176,10 @@ actor Dispatcher: CommitObserver {
             } catch {
                 logger.error("dispatch pass failed: \(error)")
             }
+            // Inside the loop: a wake-up that arrives while the gc runs gets its pass.
+            if full { await dailyGC() }
             full = fullRequested
-            anyFull = anyFull || full
         } while wakeRequested
-        if anyFull { await dailyGC() }
     }
 
     /// `kanbanctl dispatch`: one pass now. A dry run reads only and reports what a pass would do.
@@ -230,18 +236,26 @@ actor Dispatcher: CommitObserver {
             (config.worker(for: assignee)?.maxConcurrent).map { count >= $0 } == true ? assignee : nil
         })
         for (name, spec) in config.workers where name != "*" && spec.maxConcurrent == 0 { saturated.insert(name) }
-        let excluded = String(decoding: WireJSON.encode(saturated.sorted()), as: UTF8.self)
+        // With the "*" fallback paused, only assignees configured by name (and not at their cap)
+        // can start anything.
+        let onlyNamed: [String]? =
+            config.workers["*"]?.maxConcurrent == 0
+            ? config.workers.keys.filter { $0 != "*" && !saturated.contains($0) }.sorted() : nil
+        let excluded = saturated.sorted()
         let candidates = try await board.read { db in
-            try Row.fetchAll(
-                cached: db,
-                sql: """
-                    SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
-                    WHERE status = 'ready' AND assignee IS NOT NULL
-                        AND assignee NOT IN (SELECT value FROM json_each(?))
-                    ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
-                    """,
-                arguments: [excluded]
-            ).map { (id: $0[0] as String, assignee: $0[1] as String) }
+            let (filter, names) = onlyNamed.map { ("AND assignee IN", $0) } ?? ("AND assignee NOT IN", excluded)
+            let sql = """
+                SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
+                WHERE status = 'ready' AND assignee IS NOT NULL
+                    \(names.isEmpty && onlyNamed == nil ? "" : "\(filter) (\(names.map { _ in "?" }.joined(separator: ",")))")
+                ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
+                """
+            // Cached only without a list: each list length would stay in the statement cache.
+            let rows =
+                names.isEmpty && onlyNamed == nil
+                ? try Row.fetchAll(cached: db, sql: sql)
+                : try Row.fetchAll(db, sql: sql, arguments: StatementArguments(names))
+            return rows.map { (id: $0[0] as String, assignee: $0[1] as String) }
         }
         // A task whose previous worker (or what it left behind) is still alive waits for it to go:
         // a block and unblock, or a reclaim, must not put two workers on one task.
@@ -384,7 +398,8 @@ actor Dispatcher: CommitObserver {
         // Whatever the worker left behind in its process group goes too.
         if kill(-worker.pid, 0) == 0 {
             kill(-worker.pid, SIGTERM)
-            lingeringGroups[worker.pid] = (worker.taskID, clock.nowMillis() + Int64(config.killGrace * 1000))
+            lingeringGroups[worker.pid] = LingeringGroup(
+                taskID: worker.taskID, deadline: clock.nowMillis() + Int64(config.killGrace * 1000))
         }
         let ending: RunEnding
         switch worker.stopReason {
@@ -464,8 +479,17 @@ actor Dispatcher: CommitObserver {
             if kill(-group, 0) != 0 {
                 lingeringGroups[group] = nil
                 groupsGone = true
-            } else if now >= lingering.killAt {
+            } else if now >= lingering.deadline && !lingering.killed {
                 kill(-group, SIGKILL)
+                lingeringGroups[group]?.killed = true
+                lingeringGroups[group]?.deadline = now + Int64(config.killGrace * 1000) + 1000
+            } else if now >= lingering.deadline {
+                // Still there a grace after SIGKILL: zombies nobody reaps (kanband as PID 1 inherits
+                // its workers' orphans) or a reused group id. Let go rather than hold the task
+                // (and signal the id) forever.
+                logger.warning("process group \(group) of \(lingering.taskID) outlived SIGKILL; no longer waiting for it")
+                lingeringGroups[group] = nil
+                groupsGone = true
             }
         }
         // A task held back while its old processes lived may start now.
@@ -565,10 +589,16 @@ actor Dispatcher: CommitObserver {
 
     func gc(_ p: GCParams) async throws -> GCResult {
         let collector = GarbageCollector(board: board, locations: locations, logs: logs)
-        return try await collector.run(
-            eventRetentionDays: p.eventRetentionDays ?? config.eventRetentionDays,
-            logRetentionDays: p.logRetentionDays ?? config.logRetentionDays, dryRun: p.dryRun ?? false,
-            liveTasks: Set(workers.values.map(\.taskID)))
+        let events = p.eventRetentionDays ?? config.eventRetentionDays
+        let logs = p.logRetentionDays ?? config.logRetentionDays
+        let dryRun = p.dryRun ?? false
+        // A worker's task, or one whose left-over processes still run in its workspace, is live.
+        let live = Set(workers.values.map(\.taskID)).union(lingeringGroups.values.map(\.taskID))
+        // Off the actor: its directory scans and deletions must not hold up housekeeping
+        // (SIGKILL escalation, runtime limits) or dispatch.
+        return try await Task.detached {
+            try await collector.run(eventRetentionDays: events, logRetentionDays: logs, dryRun: dryRun, liveTasks: live)
+        }.value
     }
 
     private func dailyGC() async {

@@ -40,10 +40,10 @@ public struct DispatcherConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The worker for `assignee`: its own entry, else the `"*"` fallback.
     /// The largest duration (or retention, in days) a setting takes: one year in seconds.
     public static let maxSeconds: Double = 31_536_000
 
+    /// The worker for `assignee`: its own entry, else the `"*"` fallback.
     public func worker(for assignee: String) -> WorkerSpec? {
         workers[assignee] ?? workers["*"]
     }

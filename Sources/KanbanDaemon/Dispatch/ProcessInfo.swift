@@ -33,17 +33,28 @@ enum ProcFS {
         // Run ids are per board and a worker's children inherit its environment: the worker is
         // the session leader (spawned with setsid) whose run id *and* board home match.
         let run = Array("KANBAN_RUN_ID=\(runID)".utf8)
-        let board = Array("KANBAN_HOME=\(home)".utf8)
+        let homePrefix = Array("KANBAN_HOME=".utf8)
+        let board = canonical(home)
         for entry in entries {
             guard let pid = Int32(entry), pid != getpid(), getsid(pid) == pid,
                 let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
             else { continue }
             let variables = data.split(separator: 0)
-            guard variables.contains(where: { Array($0) == run }), variables.contains(where: { Array($0) == board })
+            guard variables.contains(where: { Array($0) == run }),
+                let home = variables.first(where: { $0.starts(with: homePrefix) }),
+                canonical(String(decoding: home.dropFirst(homePrefix.count), as: UTF8.self)) == board
             else { continue }
             if isAlive(pid, startTime: nil) { return pid }
         }
         return nil
+    }
+
+    /// The path with symlinks, `.` and `..` resolved (as given when it does not exist): one board
+    /// home however it was spelled.
+    private static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

@@ -43,10 +43,11 @@ struct WorkerLogs: Sendable {
         guard target >= 0 else { return false }
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var copied = 0
+        // From `maxBytes` before the end to the end as it is while copying: what the worker
+        // appends during the copy goes along (a little over the bound) rather than being lost.
         var offset = off_t(max(0, Int(info.st_size) - maxBytes))
-        while copied < maxBytes {
-            let want = min(buffer.count, maxBytes - copied)
-            let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, want, offset) }
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, $0.count, offset) }
             if count <= 0 { break }
             _ = buffer.withUnsafeBytes { write(target, $0.baseAddress, count) }
             copied += count
@@ -54,7 +55,8 @@ struct WorkerLogs: Sendable {
         }
         close(target)
         rename(rotated + ".tmp", rotated)
-        // Bytes appended between the copy and the truncate are lost; the window is microseconds.
+        // Bytes appended between the end of the copy and the truncate are lost; that window is
+        // one last empty read.
         ftruncate(source, 0)
         return copied > 0
     }

@@ -196,7 +196,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 return
             case .frame(let buffer):
                 guard server.registry.setBusy(id, true) else {
-                    // Shutdown began before this request started: it is not run.
+                    // Shutdown began before this request started: it is not run, and says so.
+                    if let head = try? StreamingJSONDecoder.decode(RPCRequestHead.self, from: Array(buffer.readableBytesView)),
+                        head.hasID
+                    {
+                        let error = KanbanError(.unavailable, "kanband is shutting down; the request was not run")
+                        write(context, Router.failure(id: head.id ?? .null, RPCErrorObject(error)))
+                    }
                     closeWhenWritten(context)
                     return
                 }
@@ -308,11 +314,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func closeWhenWritten(_ context: ChannelHandlerContext) {
         guard open else { return }
         open = false
+        // Writes complete in order: once this empty one has, everything before it is out. (Not
+        // `close(mode: .output)`: on a channel whose input is closed it becomes a full close at
+        // once, which would cut a half-closed client's large reply.)
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        context.flush()
-        context.close(mode: .output, promise: written)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: written)
     }
 
     /// Sent down an idle connection's pipeline when shutdown begins (`ConnectionRegistry`): it

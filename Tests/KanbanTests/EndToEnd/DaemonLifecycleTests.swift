@@ -135,6 +135,18 @@ extension Processes {
             let client = try daemon.client()
             let list: TaskListResult = try client.call(.taskList, ListParams())
             #expect(list.tasks.map(\.title) == ["one-shot"])
+            // A reply far larger than the socket buffer arrives whole too.
+            let title = String(repeating: "a long title ", count: 40)
+            for i in 0..<2000 {
+                let _: CreateResult = try client.call(.taskCreate, CreateParams(title: "\(i) \(title)"))
+            }
+            let big = try WirePeer(daemon.socket)
+            try big.send(#"{"jsonrpc":"2.0","id":8,"method":"task.list","params":{"limit":3000}}"#)
+            #expect(shutdown(big.connection.descriptor, Int32(SHUT_WR)) == 0)
+            usleep(300_000)  // kanband has seen the half-close before the client reads anything
+            let whole = try #require(try big.receive(), "the large reply was cut")
+            #expect(((whole["result"] as? [String: Any])?["tasks"] as? [Any])?.count == 2001)
+            #expect(try big.receive() == nil)
         }
 
         @Test func sigtermLetsABusyConnectionFinishItsRequestAndKeepsEveryAnsweredWrite() throws {
