@@ -29,17 +29,23 @@ extension Kernel {
     static let dispatcherClaimer = "kanband"
 
     /// Records the worker process of a run the dispatcher just started.
+    /// Records a started worker's pid. Returns false when its run has already ended (archived,
+    /// blocked or completed between the claim and the spawn): the worker must then be stopped.
+    @discardableResult
     func recordSpawn(
         _ db: Database, _ effects: inout WriteEffects, run: Int64, taskID: String, pid: Int32, startTime: Int64?,
         workspace: String
-    ) throws {
+    ) throws -> Bool {
         try db.run(
             sql: "UPDATE runs SET pid = ?, pid_start_time = ?, workspace = ? WHERE id = ?",
             arguments: [pid, startTime, workspace, run])
+        let live = try String.fetchOne(db.cachedStatement(sql: "SELECT outcome FROM runs WHERE id = ?"), arguments: [run])
+            == "running"
         try db.run(sql: "UPDATE tasks SET workspace_path = ? WHERE id = ?", arguments: [workspace, taskID])
         try appendEvent(
             db, &effects, task: taskID, kind: EventKind.spawned,
             payload: ["pid": .int(Int64(pid)), "workspace": .string(workspace)], run: run, actor: Kernel.dispatcherClaimer)
+        return live
     }
 
     /// Ends a run the way the dispatcher saw it end. If the run was still the task's live run the

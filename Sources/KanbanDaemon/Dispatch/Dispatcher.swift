@@ -362,11 +362,14 @@ actor Dispatcher: CommitObserver {
         // never while it may still be working.
         var recorded = true
         do {
-            try await board.write { db, fx in
+            let live = try await board.write { db, fx in
                 try kernel.recordSpawn(
                     db, &fx, run: run, taskID: taskID, pid: started.pid, startTime: started.startTime,
                     workspace: started.workspace)
             }
+            // Ended while it was being started (archived, blocked, completed): the request to stop
+            // it came before it was a worker here, so it is stopped now.
+            if !live, workers[run]?.stopReason == nil { stop(run, reason: .runEnded) }
         } catch {
             // Without its pid on record a later kanband could not find or stop this worker: kill
             // it now; its run ends (crashed) when it is reaped.

@@ -161,6 +161,26 @@ extension Processes {
             #expect(first?.signal == SIGKILL)
         }
 
+        /// A task archived while the dispatcher is claiming and starting it: whichever comes first,
+        /// no worker outlives the archive (a stop request that came before the worker was known
+        /// used to be dropped).
+        @Test func aTaskArchivedWhileItsWorkerStartsLeavesNoWorker() throws {
+            let daemon = try TestDaemon(
+                config: DispatchKit.config(
+                    "interval = 0.2\nkill_grace = 0.5\nmax_concurrent = 64", DispatchKit.shellWorker("w", "exec sleep 30")))
+            defer { DispatchKit.shutdown(daemon) }
+            let client = try daemon.client()
+            for i in 0..<40 {
+                let created: CreateResult = try client.call(.taskCreate, CreateParams(title: "short-lived \(i)", assignee: "w"))
+                if i % 4 != 0 { usleep(UInt32(200 * i % 3000)) }
+                let _: TaskResult = try client.call(.taskArchive, IDParams(id: created.task.id))
+            }
+            func workers() -> [Int32] {
+                DispatchKit.workerEnvironments(home: daemon.home).filter { $0.env["KANBAN_RUN_ID"] != nil }.map(\.pid)
+            }
+            #expect(eventually(timeout: 5) { workers().isEmpty }, "workers of archived tasks still running: \(workers())")
+        }
+
         /// An assignee at its cap (here paused with max_concurrent = 0) with a long backlog of
         /// higher-priority work must not keep everybody else's tasks from starting.
         @Test func aCappedAssigneesBacklogStarvesNobody() throws {
