@@ -242,7 +242,8 @@ actor Dispatcher: CommitObserver {
             config.workers["*"]?.maxConcurrent == 0
             ? config.workers.keys.filter { $0 != "*" && !saturated.contains($0) }.sorted() : nil
         let excluded = saturated.sorted()
-        let candidates = try await board.read { db in
+        // Nobody may start anything (the "*" fallback paused, every named worker at its cap).
+        let candidates: [(id: String, assignee: String)] = onlyNamed?.isEmpty == true ? [] : try await board.read { db in
             let (filter, names) = onlyNamed.map { ("AND assignee IN", $0) } ?? ("AND assignee NOT IN", excluded)
             let sql = """
                 SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable

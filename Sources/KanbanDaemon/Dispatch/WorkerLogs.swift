@@ -46,8 +46,12 @@ struct WorkerLogs: Sendable {
         // From `maxBytes` before the end to the end as it is while copying: what the worker
         // appends during the copy goes along (a little over the bound) rather than being lost.
         var offset = off_t(max(0, Int(info.st_size) - maxBytes))
-        while true {
-            let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, $0.count, offset) }
+        // …but at most `maxBytes` more: a worker writing faster than the copy must not keep it
+        // (and the dispatcher that runs it) going without end.
+        let stop = off_t(Int(info.st_size) + maxBytes)
+        while offset < stop {
+            let want = min(buffer.count, Int(stop - offset))
+            let count = buffer.withUnsafeMutableBytes { pread(source, $0.baseAddress, want, offset) }
             if count <= 0 { break }
             _ = buffer.withUnsafeBytes { write(target, $0.baseAddress, count) }
             copied += count

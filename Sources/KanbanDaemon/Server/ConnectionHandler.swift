@@ -308,12 +308,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Stops serving and closes once everything written so far has left: a plain close drops
-    /// whatever the socket buffer could not take yet (a large reply at shutdown arrived cut).
-    /// The output is shut down once pending writes are out, then the channel closes. A client
-    /// that reads nothing keeps it open until shutdown's deadline closes everything.
+    /// whatever the socket buffer could not take yet (a large reply at shutdown arrived cut). A
+    /// client that reads nothing keeps it open until shutdown's deadline closes everything.
     private func closeWhenWritten(_ context: ChannelHandlerContext) {
         guard open else { return }
         open = false
+        // Nothing more is pushed: a live event written after the closing write would be cut.
+        live.removeAll()
         // Writes complete in order: once this empty one has, everything before it is out. (Not
         // `close(mode: .output)`: on a channel whose input is closed it becomes a full close at
         // once, which would cut a half-closed client's large reply.)

@@ -181,6 +181,26 @@ extension Processes {
             #expect(eventually(timeout: 5) { workers().isEmpty }, "workers of archived tasks still running: \(workers())")
         }
 
+        /// With the "*" fallback paused and the one named worker at its cap, nobody may start
+        /// anything: passes find no candidates (they used to fail on an empty `IN ()`), and work
+        /// starts again once there is room.
+        @Test func aPausedFallbackWithTheNamedWorkerBusyStillDispatches() throws {
+            let daemon = try TestDaemon(
+                config: DispatchKit.config(
+                    "interval = 0.2",
+                    DispatchKit.shellWorker("*", "sleep 30", "max_concurrent = 0"),
+                    DispatchKit.shellWorker("a", "sleep 1; kanbanctl complete --result ok", "max_concurrent = 1")))
+            defer { DispatchKit.shutdown(daemon) }
+            let first = try daemon.create("first", "--assignee", "a")
+            _ = try DispatchKit.waitForWorker(daemon, first)
+            let second = try daemon.create("second", "--assignee", "a")
+            let other = try daemon.create("unlisted", "--assignee", "b")
+            let dry = daemon.ctl("dispatch", "--dry-run")
+            #expect(dry.code == 0, "\(dry.stdout)\(dry.stderr)")
+            #expect(eventually(timeout: 8) { (try? daemon.task(second).status) == .done }, "\(daemon.daemonLog)")
+            #expect(try daemon.task(other).status == .ready, "the paused fallback started nothing")
+        }
+
         /// An assignee at its cap (here paused with max_concurrent = 0) with a long backlog of
         /// higher-priority work must not keep everybody else's tasks from starting.
         @Test func aCappedAssigneesBacklogStarvesNobody() throws {

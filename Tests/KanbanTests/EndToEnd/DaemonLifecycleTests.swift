@@ -166,7 +166,13 @@ extension Processes {
             kill(process.processIdentifier, SIGTERM)
             // The connection gets whole replies up to the request it was handling, then EOF — or
             // a reset, since the kernel resets a socket closed with requests still unread in it.
+            // A request that would start after shutdown began is not run and says so.
+            var refused: [String] = []
             while let reply = (try? peer.receive()) ?? nil {
+                if Reply.kind(reply) == "unavailable" {
+                    refused.append(Reply.idText(reply) ?? "")
+                    continue
+                }
                 let id = try #require((Reply.result(reply)?["task"] as? [String: Any])?["id"] as? String, "\(reply)")
                 answered.append(id)
             }
@@ -180,6 +186,8 @@ extension Processes {
                 let task: TaskDetail = try client.call(.taskGet, GetParams(id: id, events: 0))
                 #expect(task.task.id == id)
             }
+            let titles = Set((try client.call(.taskList, ListParams(limit: 5000)) as TaskListResult).tasks.map(\.title))
+            for id in refused { #expect(!titles.contains("p\(id)"), "request \(id) was refused but ran") }
         }
 
         @Test func socketActivationServesTheInheritedSocket() throws {
