@@ -82,12 +82,16 @@ extension Kernel {
         if let error = ending.error { payload["error"] = .string(error) }
         if let tail = ending.logTail { payload["log_tail"] = .string(tail) }
         effects.wakeDispatcher = true
+        // Back to ready — or to todo when a parent linked while it ran is not done yet.
+        let waiting = try unfinishedParents(db, taskID) > 0
+        let back = waiting ? "todo" : "ready"
+        let readyAt: Int64? = waiting ? nil : now
         guard ending.countsAsFailure else {
             try db.run(
                 sql: """
-                    UPDATE tasks SET status = 'ready', current_run = NULL, claim_expires = NULL, ready_at = ?
+                    UPDATE tasks SET status = ?, current_run = NULL, claim_expires = NULL, ready_at = ?
                     WHERE id = ?
-                    """, arguments: [now, taskID])
+                    """, arguments: [back, readyAt, taskID])
             try appendEvent(
                 db, &effects, task: taskID, kind: ending.outcome, payload: .object(payload), run: run,
                 actor: Kernel.dispatcherClaimer)
@@ -104,7 +108,7 @@ extension Kernel {
                 WHERE id = ?
                 """,
             arguments: [
-                gaveUp ? "blocked" : "ready", failures, error, gaveUp ? nil : now,
+                gaveUp ? "blocked" : back, failures, error, gaveUp ? nil : readyAt,
                 gaveUp ? "gave up after \(failures) consecutive failures: \(error)" : nil, taskID,
             ])
         try appendEvent(

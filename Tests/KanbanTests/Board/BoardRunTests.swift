@@ -17,6 +17,25 @@ import Testing
         return (task.id, first.runID, second.runID)
     }
 
+    /// A parent linked while the child ran: when the run ends without a result (crash or
+    /// reclaim) the child waits in todo for that parent, not in ready, and is promoted when the
+    /// parent completes.
+    @Test func aRunEndingWithAnUnfinishedParentReturnsTheTaskToTodo() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        for (outcome, counts) in [("crashed", true), ("reclaimed", false)] {
+            let child = try await f.create("child \(outcome)", assignee: "bot")
+            let run = try await f.claim(child.id, ttl: 60)
+            let parent = try await f.create("parent \(outcome)")
+            let linked = try await f.link(parent.id, child.id)
+            #expect(linked.childStatus == .running)
+            try await f.finish(run: run.runID, RunEnding(outcome: outcome, countsAsFailure: counts))
+            #expect(try await f.board.task(child.id).status == .todo, "\(outcome)")
+            try await f.complete(parent.id)
+            #expect(try await f.board.task(child.id).status == .ready, "\(outcome)")
+        }
+    }
+
     // MARK: fencing
 
     @Test func staleRunCannotComplete() async throws {
