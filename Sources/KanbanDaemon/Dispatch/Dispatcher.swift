@@ -236,27 +236,11 @@ actor Dispatcher: CommitObserver {
             (config.worker(for: assignee)?.maxConcurrent).map { count >= $0 } == true ? assignee : nil
         })
         for (name, spec) in config.workers where name != "*" && spec.maxConcurrent == 0 { saturated.insert(name) }
-        // With the "*" fallback paused, only assignees configured by name (and not at their cap)
-        // can start anything.
-        let onlyNamed: [String]? =
-            config.workers["*"]?.maxConcurrent == 0
-            ? config.workers.keys.filter { $0 != "*" && !saturated.contains($0) }.sorted() : nil
-        let excluded = saturated.sorted()
-        // Nobody may start anything (the "*" fallback paused, every named worker at its cap).
-        let candidates: [(id: String, assignee: String)] = onlyNamed?.isEmpty == true ? [] : try await board.read { db in
-            let (filter, names) = onlyNamed.map { ("AND assignee IN", $0) } ?? ("AND assignee NOT IN", excluded)
-            let sql = """
-                SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
-                WHERE status = 'ready' AND assignee IS NOT NULL
-                    \(names.isEmpty && onlyNamed == nil ? "" : "\(filter) (\(names.map { _ in "?" }.joined(separator: ",")))")
-                ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
-                """
-            // Cached only without a list: each list length would stay in the statement cache.
-            let rows =
-                names.isEmpty && onlyNamed == nil
-                ? try Row.fetchAll(cached: db, sql: sql)
-                : try Row.fetchAll(db, sql: sql, arguments: StatementArguments(names))
-            return rows.map { (id: $0[0] as String, assignee: $0[1] as String) }
+        let candidates: [(id: String, assignee: String)]
+        if let filter = assigneeFilter(saturated: saturated) {
+            candidates = try await board.read { db in try Dispatcher.candidates(db, filter) }
+        } else {
+            candidates = []  // nobody may start anything
         }
         // A task whose previous worker (or what it left behind) is still alive waits for it to go:
         // a block and unblock, or a reclaim, must not put two workers on one task.
@@ -308,6 +292,35 @@ actor Dispatcher: CommitObserver {
             lastTickMillis = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
         }
         return report
+    }
+
+    /// Which assignees the candidate query may return; nil when nobody may start anything.
+    private func assigneeFilter(saturated: Set<String>) -> (clause: String, names: [String])? {
+        if config.workers["*"]?.maxConcurrent == 0 {
+            // The "*" fallback paused: only assignees configured by name, and not at their cap.
+            let named = config.workers.keys.filter { $0 != "*" && !saturated.contains($0) }.sorted()
+            return named.isEmpty ? nil : ("IN", named)
+        }
+        return ("NOT IN", saturated.sorted())
+    }
+
+    /// Ready, assigned tasks in dispatch order, within the assignee filter.
+    private static func candidates(_ db: Database, _ filter: (clause: String, names: [String])) throws
+        -> [(id: String, assignee: String)]
+    {
+        let list =
+            filter.names.isEmpty
+            ? "" : "AND assignee \(filter.clause) (\(repeatElement("?", count: filter.names.count).joined(separator: ",")))"
+        let sql = """
+            SELECT id, assignee FROM tasks INDEXED BY tasks_dispatchable
+            WHERE status = 'ready' AND assignee IS NOT NULL \(list)
+            ORDER BY priority DESC, created_at ASC, rowid ASC LIMIT 1000
+            """
+        // Cached only without a list: each list length would stay in the statement cache.
+        let rows =
+            filter.names.isEmpty
+            ? try Row.fetchAll(cached: db, sql: sql) : try Row.fetchAll(db, sql: sql, arguments: StatementArguments(filter.names))
+        return rows.map { (id: $0[0] as String, assignee: $0[1] as String) }
     }
 
     private enum StartOutcome {
