@@ -59,8 +59,8 @@ struct WorkerLogs: Sendable {
         }
         close(target)
         rename(rotated + ".tmp", rotated)
-        // Bytes appended between the end of the copy and the truncate are lost; that window is
-        // one last empty read.
+        // Bytes appended after the copy stopped (at the end of the file, or at the bound for a
+        // worker writing faster than the copy) and before this truncate are lost.
         ftruncate(source, 0)
         return copied > 0
     }
