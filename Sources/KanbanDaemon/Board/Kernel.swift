@@ -465,14 +465,21 @@ struct Kernel: Sendable {
 
     /// Claims a ready task: opens a run and moves the task to running. Used by `kanbanctl claim`
     /// (an external worker) and by the dispatcher.
+    /// `assignee`, when given, must still be the task's: the dispatcher chose the worker to run
+    /// for the assignee it read before claiming.
     func claim(
         _ db: Database, _ effects: inout WriteEffects, id: String, ttlSeconds: Double, claimer: String,
-        actor: String
+        actor: String, assignee: String? = nil
     ) throws -> ClaimResult {
         let task = try Rows.requireTask(db, id)
         guard task.status == .ready else {
             throw KanbanError(
                 .conflict, "cannot claim \(task.id): status=\(task.status.rawValue)",
+                details: ["id": .string(task.id), "status": .string(task.status.rawValue)])
+        }
+        if let assignee, task.assignee != assignee {
+            throw KanbanError(
+                .conflict, "cannot claim \(task.id) for \(assignee): it was reassigned",
                 details: ["id": .string(task.id), "status": .string(task.status.rawValue)])
         }
         guard ttlSeconds > 0 else { throw KanbanError.invalidArgument("claim ttl must be positive") }

@@ -337,7 +337,7 @@ actor Dispatcher: CommitObserver {
             claim = try await board.write { db, fx in
                 try kernel.claim(
                     db, &fx, id: taskID, ttlSeconds: ttl, claimer: Kernel.dispatcherClaimer,
-                    actor: Kernel.dispatcherClaimer)
+                    actor: Kernel.dispatcherClaimer, assignee: assignee)
             }
         } catch let error as KanbanError where error.kind == .conflict || error.kind == .notFound {
             return .lostRace

@@ -36,6 +36,26 @@ import Testing
         }
     }
 
+    /// The dispatcher claims for the assignee it read: a task reassigned in between is a lost
+    /// race (`conflict`), not a claim that would run the old assignee's worker.
+    @Test func aClaimForAnAssigneeFailsOnceTheTaskWasReassigned() async throws {
+        let f = try BoardFixture()
+        defer { f.close() }
+        let task = try await f.create("reassigned", assignee: "a")
+        let kernel = f.board.kernel
+        let id = task.id
+        await #expect(throws: KanbanError.self) {
+            try await f.board.write { db, fx in
+                try kernel.claim(db, &fx, id: id, ttlSeconds: 60, claimer: "d", actor: "d", assignee: "b")
+            }
+        }
+        #expect(try await f.board.task(id).status == .ready)
+        let claimed = try await f.board.write { db, fx in
+            try kernel.claim(db, &fx, id: id, ttlSeconds: 60, claimer: "d", actor: "d", assignee: "a")
+        }
+        #expect(claimed.task.status == .running)
+    }
+
     // MARK: fencing
 
     @Test func staleRunCannotComplete() async throws {
