@@ -56,11 +56,16 @@ actor Dispatcher: CommitObserver {
     private(set) var config: DispatcherConfig
     private var configError: String?
     private var workers: [Int64: LiveWorker] = [:]
-    /// Process groups of finished workers still to be cleaned up, with the time to SIGKILL.
     /// Process groups of exited workers that were still alive (children left behind): SIGTERMed,
-    /// SIGKILLed at `killAt`. Keyed by group id; the task is kept so that no new worker starts for
-    /// it while they live.
+    /// then SIGKILLed at their deadline. Keyed by group id; the task is kept so that no new worker
+    /// starts for it while they live.
     private var lingeringGroups: [Int32: LingeringGroup] = [:]
+
+    /// Tasks with a live worker, or with processes an exited worker left behind: no new worker
+    /// starts for them, and the gc leaves their workspaces alone.
+    private var occupiedTasks: Set<String> {
+        Set(workers.values.map(\.taskID)).union(lingeringGroups.values.map(\.taskID))
+    }
 
     struct LingeringGroup {
         var taskID: String
@@ -244,7 +249,7 @@ actor Dispatcher: CommitObserver {
         }
         // A task whose previous worker (or what it left behind) is still alive waits for it to go:
         // a block and unblock, or a reclaim, must not put two workers on one task.
-        let occupied = Set(workers.values.map(\.taskID)).union(lingeringGroups.values.map(\.taskID))
+        let occupied = occupiedTasks
         if full {
             report.skippedUnassigned = try await board.read { db in
             try String.fetchAll(
@@ -609,10 +614,9 @@ actor Dispatcher: CommitObserver {
         let events = p.eventRetentionDays ?? config.eventRetentionDays
         let logs = p.logRetentionDays ?? config.logRetentionDays
         let dryRun = p.dryRun ?? false
-        // A worker's task, or one whose left-over processes still run in its workspace, is live.
-        let live = Set(workers.values.map(\.taskID)).union(lingeringGroups.values.map(\.taskID))
-        // Off the actor: its directory scans and deletions must not hold up housekeeping
-        // (SIGKILL escalation, runtime limits) or dispatch.
+        let live = occupiedTasks
+        // Off the actor: its directory scans and deletions must not hold up housekeeping (SIGKILL
+        // escalation, runtime limits). (The periodic pass that runs the daily gc still waits for it.)
         return try await Task.detached {
             try await collector.run(eventRetentionDays: events, logRetentionDays: logs, dryRun: dryRun, liveTasks: live)
         }.value

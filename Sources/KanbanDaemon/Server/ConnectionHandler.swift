@@ -113,7 +113,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
-            if queue.isEmpty && !handling { closeWhenWritten(context) }
+            serve(context)  // closes at once when nothing is queued or in hand
         } else if event is ShutdownEvent {
             // Busy connections close when their request ends (`finish`).
             if !handling { closeWhenWritten(context) }
