@@ -144,11 +144,13 @@ extension Processes {
         }
 
         @Test func dryRunChangesNothingAndHonoursMax() throws {
-            // Workers fail at once; with interval = 60 their tasks then wait, ready, for the next tick
-            // (their retry delay of 0.2 s is over by the time of the dry run).
+            // Workers fail at once; with interval = 60 their tasks then wait, ready, for the next tick.
+            // Their retry delay (1 s) is longer than creating all three can take on a loaded machine
+            // (a later create's wake-up pass must not retry an earlier one), and over by the time
+            // of the dry run.
             let daemon = try TestDaemon(
                 config: DispatchKit.config(
-                    "interval = 60\nretry_delay = 0.2\nfailure_limit = 5", DispatchKit.shellWorker("w", "exit 1")))
+                    "interval = 60\nretry_delay = 1\nfailure_limit = 5", DispatchKit.shellWorker("w", "exit 1")))
             defer { DispatchKit.shutdown(daemon) }
             var ids: [String] = []
             for index in 0..<3 { ids.append(try daemon.create("fails \(index)", "--assignee", "w")) }
@@ -158,7 +160,7 @@ extension Processes {
             // An external claim that expires: a real pass would reclaim it.
             let external = try daemon.create("claimed elsewhere")
             #expect(daemon.ctl("claim", external, "--ttl", "0.05").code == 0)
-            usleep(250_000)
+            usleep(1_100_000)  // the claim expires, and the failed tasks' retry delay is over
             let unassigned = try daemon.create("nobody's")
 
             let before = try Dispatching.snapshot(daemon)
